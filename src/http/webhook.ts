@@ -1,0 +1,111 @@
+import { Hono } from 'hono';
+import { triggerNode } from '../core/definition.ts';
+import { redact } from '../core/redact.ts';
+import { verifySignature } from '../core/verify-signature.ts';
+import { enqueueRun, findWebhookTarget } from '../db/queries/intake.ts';
+import { DefinitionCache } from '../engine/definitions.ts';
+import { AppError } from './app-error.ts';
+import type { AppEnv, HttpDeps } from './context.ts';
+
+const MAX_IDEMPOTENCY_KEY = 255;
+
+/**
+ * POST /hooks/:token: verifies and stores the delivery as a run with its first job, and answers
+ * 202 with the run id only once that commit is durable. Nothing is created for a request that
+ * is refused.
+ */
+export function webhookRoutes(deps: HttpDeps) {
+  const app = new Hono<AppEnv>();
+  const versions = new DefinitionCache(deps.pool);
+
+  app.post('/:token', async (c) => {
+    const declared = Number(c.req.header('content-length') ?? 0);
+    if (declared > deps.webhookMaxBytes) throw tooLarge(deps.webhookMaxBytes);
+
+    const target = await findWebhookTarget(deps.pool, c.req.param('token'));
+    if (!target) throw new AppError('not_found', 'no published workflow at this webhook URL');
+    const { definition } = await versions.get(target.versionId);
+    const trigger = triggerNode(definition);
+
+    const body = await readBody(c.req.raw, deps.webhookMaxBytes);
+    const headers: Record<string, string> = {};
+    c.req.raw.headers.forEach((value, name) => {
+      headers[name] = value;
+    });
+
+    const signature = trigger.type === 'webhook' ? trigger.config.signature : undefined;
+    if (signature) {
+      const verified = verifySignature({
+        config: signature,
+        headers,
+        body,
+        now: deps.now?.() ?? new Date(),
+      });
+      if (!verified.ok) throw new AppError(verified.error.code, verified.error.message);
+    }
+
+    const idempotencyKey = c.req.header('idempotency-key');
+    if (
+      idempotencyKey !== undefined &&
+      (idempotencyKey.length === 0 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY)
+    ) {
+      throw new AppError(
+        'bad_request',
+        `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY} characters`,
+      );
+    }
+
+    const url = new URL(c.req.url);
+    const { runId, created } = await enqueueRun(deps.pool, {
+      target,
+      triggerNodeId: trigger.id,
+      trigger: {
+        body: parseBody(body, headers['content-type']),
+        // Credentials and signatures are checked above and never stored with the run.
+        headers: redact(headers),
+        query: Object.fromEntries(url.searchParams),
+      },
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+    });
+    return c.json({ run_id: runId, ...(created ? {} : { replayed: true }) }, 202);
+  });
+
+  return app;
+}
+
+function tooLarge(limit: number): AppError {
+  return new AppError('payload_too_large', `webhook bodies are limited to ${limit} bytes`, {
+    limit_bytes: limit,
+  });
+}
+
+/** Reads the body, stopping as soon as it passes the limit instead of buffering all of it. */
+async function readBody(request: Request, limit: number): Promise<Uint8Array> {
+  if (!request.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body) {
+    size += chunk.byteLength;
+    if (size > limit) throw tooLarge(limit);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** JSON and form bodies become values expressions can walk; anything else stays text. */
+function parseBody(body: Uint8Array, contentType: string | undefined): unknown {
+  const text = Buffer.from(body).toString('utf8');
+  const type = (contentType ?? '').toLowerCase();
+  if (/^application\/([\w.+-]+\+)?json\b/.test(type)) {
+    if (text.trim() === '') return null;
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new AppError('invalid_json', 'the webhook body is not valid JSON');
+    }
+  }
+  if (type.startsWith('application/x-www-form-urlencoded')) {
+    return Object.fromEntries(new URLSearchParams(text));
+  }
+  return text;
+}

@@ -1,0 +1,113 @@
+import { serve, type ServerType } from '@hono/node-server';
+import type pg from 'pg';
+import type { Config } from './config.ts';
+import { createPool } from './db/client.ts';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
+import { migrate } from './db/migrate.ts';
+import { createListener, type Listener } from './engine/listener.ts';
+import type { ProcessLog } from './engine/process-log.ts';
+import { Worker } from './engine/worker.ts';
+import { createApp } from './http/app.ts';
+
+/** Which parts a process runs: `start` is both. */
+export interface Roles {
+  web: boolean;
+  worker: boolean;
+}
+
+/** A running MeshHook process. */
+export interface Running {
+  pool: pg.Pool;
+  /** Where the web server listens, when it runs. */
+  url?: string;
+  worker?: Worker;
+  stop(): Promise<void>;
+}
+
+/** The database to use: DATABASE_URL, or the embedded PostgreSQL under the data directory. */
+export async function openDatabase(
+  config: Config,
+  log: ProcessLog,
+): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
+  if (config.DATABASE_URL) return { url: config.DATABASE_URL };
+  log.info('DATABASE_URL is not set: using the embedded PostgreSQL', {
+    data_dir: config.MESHHOOK_DATA_DIR,
+  });
+  const embedded = await startEmbeddedPostgres({
+    dataDir: config.MESHHOOK_DATA_DIR,
+    ...(config.MESHHOOK_EMBEDDED_PG_PORT ? { port: config.MESHHOOK_EMBEDDED_PG_PORT } : {}),
+    onLog: (line) => log.debug(line, { component: 'postgres' }),
+  });
+  return { url: embedded.url, embedded };
+}
+
+/** Starts the roles asked for against one database, after applying pending migrations. */
+export async function startProcess(options: {
+  config: Config;
+  roles: Roles;
+  log: ProcessLog;
+}): Promise<Running> {
+  const { config, roles, log } = options;
+  const database = await openDatabase(config, log);
+  const pool = createPool({ connectionString: database.url, max: config.MESHHOOK_DB_POOL_SIZE });
+  let listener: Listener | undefined;
+  let worker: Worker | undefined;
+  let server: ServerType | undefined;
+  const stop = async () => {
+    if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+    await worker?.stop({ graceMs: config.MESHHOOK_SHUTDOWN_GRACE_MS });
+    await listener?.close();
+    await pool.end();
+    await database.embedded?.stop();
+  };
+
+  try {
+    const applied = await migrate(pool);
+    if (applied.length > 0) log.info('applied migrations', { migrations: applied });
+    listener = await createListener({
+      connectionString: database.url,
+      onError: (error) => log.warn('listener connection error', { error: error.message }),
+    });
+
+    if (roles.worker) {
+      worker = new Worker({
+        pool,
+        listener,
+        log,
+        concurrency: config.MESHHOOK_WORKER_CONCURRENCY,
+        leaseMs: config.MESHHOOK_LEASE_MS,
+        pollIntervalMs: config.MESHHOOK_POLL_INTERVAL_MS,
+        stepTimeoutMs: config.MESHHOOK_STEP_TIMEOUT_MS,
+      });
+      worker.start();
+      log.info('worker started', {
+        worker_id: worker.id,
+        concurrency: config.MESHHOOK_WORKER_CONCURRENCY,
+      });
+    }
+
+    let url: string | undefined;
+    if (roles.web) {
+      const app = createApp({
+        pool,
+        listener,
+        log,
+        publicUrl: config.publicUrl,
+        webhookMaxBytes: config.MESHHOOK_WEBHOOK_MAX_BYTES,
+      });
+      const port = await new Promise<number>((resolve, reject) => {
+        server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
+          resolve(info.port),
+        );
+        server.once('error', reject);
+      });
+      const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
+      url = `http://${host}:${port}`;
+      log.info('web server listening', { url, public_url: config.publicUrl });
+    }
+    return { pool, stop, ...(url ? { url } : {}), ...(worker ? { worker } : {}) };
+  } catch (error) {
+    await stop().catch(() => {});
+    throw error;
+  }
+}
