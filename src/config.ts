@@ -20,7 +20,7 @@ const schema = z.object({
 });
 
 /** The parsed environment. */
-export type Config = z.output<typeof schema> & { publicUrl: string };
+export type Config = z.output<typeof schema>;
 
 /** A configuration that does not parse; the message lists every problem at once. */
 export class ConfigError extends Error {
@@ -42,8 +42,5 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
-  const c = parsed.data;
-  const publicUrl =
-    c.PUBLIC_URL ?? `http://${c.HOST.includes(':') ? `[${c.HOST}]` : c.HOST}:${c.PORT}`;
-  return { ...c, publicUrl };
+  return parsed.data;
 }

@@ -88,22 +88,30 @@ export async function startProcess(options: {
 
     let url: string | undefined;
     if (roles.web) {
-      const app = createApp({
-        pool,
-        listener,
-        log,
-        publicUrl: config.publicUrl,
-        webhookMaxBytes: config.MESHHOOK_WEBHOOK_MAX_BYTES,
-      });
+      // The app is built once the port is known, so PORT=0 yields working webhook URLs too.
+      const built: { app?: ReturnType<typeof createApp> } = {};
       const port = await new Promise<number>((resolve, reject) => {
-        server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
-          resolve(info.port),
+        server = serve(
+          {
+            fetch: (request, env) => built.app!.fetch(request, env),
+            port: config.PORT,
+            hostname: config.HOST,
+          },
+          (info) => resolve(info.port),
         );
         server.once('error', reject);
       });
       const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
       url = `http://${host}:${port}`;
-      log.info('web server listening', { url, public_url: config.publicUrl });
+      const publicUrl = config.PUBLIC_URL ?? url;
+      built.app = createApp({
+        pool,
+        listener,
+        log,
+        publicUrl,
+        webhookMaxBytes: config.MESHHOOK_WEBHOOK_MAX_BYTES,
+      });
+      log.info('web server listening', { url, public_url: publicUrl });
     }
     return { pool, stop, ...(url ? { url } : {}), ...(worker ? { worker } : {}) };
   } catch (error) {
