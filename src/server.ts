@@ -5,6 +5,7 @@ import { createPool } from './db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
 import { createListener, type Listener } from './engine/listener.ts';
+import { Notifier } from './engine/notifier.ts';
 import type { ProcessLog } from './engine/process-log.ts';
 import { Worker } from './engine/worker.ts';
 import { createApp } from './http/app.ts';
@@ -50,12 +51,16 @@ export async function startProcess(options: {
   const { config, roles, log } = options;
   const database = await openDatabase(config, log);
   const pool = createPool({ connectionString: database.url, max: config.MESHHOOK_DB_POOL_SIZE });
+  const notifier = new Notifier(pool, (error) =>
+    log.warn('sending notifications failed', { error: String(error) }),
+  );
   let listener: Listener | undefined;
   let worker: Worker | undefined;
   let server: ServerType | undefined;
   const stop = async () => {
     if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
     await worker?.stop({ graceMs: config.MESHHOOK_SHUTDOWN_GRACE_MS });
+    await notifier.flush();
     await listener?.close();
     await pool.end();
     await database.embedded?.stop();
@@ -73,6 +78,7 @@ export async function startProcess(options: {
       worker = new Worker({
         pool,
         listener,
+        notifier,
         log,
         concurrency: config.MESHHOOK_WORKER_CONCURRENCY,
         leaseMs: config.MESHHOOK_LEASE_MS,
@@ -107,6 +113,7 @@ export async function startProcess(options: {
       built.app = createApp({
         pool,
         listener,
+        notifier,
         log,
         publicUrl,
         webhookMaxBytes: config.MESHHOOK_WEBHOOK_MAX_BYTES,

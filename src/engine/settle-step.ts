@@ -4,12 +4,14 @@ import { backoffDelay } from '../core/retry.ts';
 import { planRun, type StepState } from '../core/run-plan.ts';
 import { withTransaction } from '../db/client.ts';
 import {
-  lockRunState,
+  lockRun,
+  takeJobAndReadSteps,
   writeStepSettlement,
   type NewRunEvent,
+  type ScheduledStep,
   type StepSettlement,
 } from '../db/queries/settle-step.ts';
-import { rescheduleLeasedJob, takeLeasedJob, type ClaimedJob } from '../db/queries/step-jobs.ts';
+import { rescheduleLeasedJob, type ClaimedJob } from '../db/queries/step-jobs.ts';
 import type { NewRunLog } from '../db/queries/run-logs.ts';
 import type { RetryPolicy, StepOutcome } from './nodes/types.ts';
 
@@ -19,6 +21,30 @@ export class LeaseLostError extends Error {
     super(`lease on step ${job.nodeId} of run ${job.runId} was lost`);
     this.name = 'LeaseLostError';
   }
+}
+
+/** What a settlement did, for the worker to act on and announce after commit. */
+export interface Settled {
+  /** Set when this settlement put a job in the queue for later (a retry or a delay), in ms. */
+  nextDueInMs?: number;
+  /** Set when the run ended with this step. */
+  runFinished?: string;
+  /** Successors handed straight to the settling worker, already claimed. */
+  continued: ClaimedJob[];
+  /** Successors left in the queue for any worker. */
+  queued: number;
+  lastLogId?: string;
+}
+
+/**
+ * Lets the settling worker claim ready successors in the same transaction, so a run moves from
+ * step to step without a trip through the queue, a notification and a claim.
+ */
+export interface Continuation {
+  workerId: string;
+  leaseMs: number;
+  /** Most successors to take (the worker's free slots). */
+  max: number;
 }
 
 const FINAL_RUN = new Set(['succeeded', 'failed', 'canceled']);
@@ -36,8 +62,9 @@ export async function settleStep(options: {
   outcome: StepOutcome;
   policy: RetryPolicy;
   logs: readonly NewRunLog[];
+  continuation?: Continuation;
   random?: () => number;
-}): Promise<{ retryInMs?: number; runFinished?: string }> {
+}): Promise<Settled> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await withTransaction(options.pool, (tx) => settleIn(tx, options));
@@ -52,10 +79,10 @@ export async function settleStep(options: {
 async function settleIn(
   tx: pg.PoolClient,
   options: Parameters<typeof settleStep>[0],
-): Promise<{ retryInMs?: number; runFinished?: string }> {
+): Promise<Settled> {
   const { job, definition, outcome, policy } = options;
-  const run = await lockRunState(tx, job.runId);
-  const runFinal = FINAL_RUN.has(run.status);
+  const runStatus = (await lockRun(tx, job.runId)) ?? 'canceled';
+  const runFinal = FINAL_RUN.has(runStatus);
   const base = {
     projectId: job.projectId,
     runId: job.runId,
@@ -63,7 +90,7 @@ async function settleIn(
     nodeId: job.nodeId,
     attempt: job.attempt,
     logs: [...options.logs],
-    schedule: [] as StepSettlement['schedule'],
+    schedule: [] as ScheduledStep[],
     skip: [] as string[],
   };
 
@@ -85,7 +112,7 @@ async function settleIn(
       message: `attempt ${job.attempt} of ${policy.maxAttempts} failed: ${error.message}; retrying in ${delayMs} ms`,
       fields: { attempt: job.attempt, delay_ms: delayMs, error_type: error.type },
     });
-    await writeStepSettlement(tx, {
+    const written = await writeStepSettlement(tx, {
       ...base,
       step: { status: 'queued', error },
       events: [
@@ -96,12 +123,15 @@ async function settleIn(
         },
       ],
     });
-    return { retryInMs: delayMs };
+    return { nextDueInMs: delayMs, continued: [], queued: 0, ...lastLog(written.lastLogId) };
   }
 
-  if (!(await takeLeasedJob(tx, { id: job.id, leaseId: job.leaseId }))) {
-    throw new LeaseLostError(job);
-  }
+  const taken = await takeJobAndReadSteps(tx, {
+    runId: job.runId,
+    jobId: job.id,
+    leaseId: job.leaseId,
+  });
+  if (!taken.held) throw new LeaseLostError(job);
 
   const events: NewRunEvent[] = [];
   let step: StepSettlement['step'];
@@ -143,17 +173,23 @@ async function settleIn(
     }
   }
 
+  const states = new Map<string, StepState>();
+  for (const [nodeId, row] of taken.steps) {
+    states.set(nodeId, { status: row.status as StepState['status'], output: row.output });
+  }
+  states.set(job.nodeId, { status: step.status as StepState['status'], output: step.output });
+
   if (!runFinal && !finish && outcome.kind !== 'canceled') {
-    const states = new Map<string, StepState>();
-    for (const [nodeId, row] of run.steps) {
-      states.set(nodeId, { status: row.status as StepState['status'], output: row.output });
-    }
-    states.set(job.nodeId, { status: 'succeeded', output: step.output });
     const plan = planRun(definition, states);
     const byId = new Map(definition.nodes.map((n) => [n.id, n]));
+    let free = options.continuation?.max ?? 0;
     base.schedule = plan.ready.map((nodeId) => {
       const node = byId.get(nodeId);
-      return { nodeId, delayMs: node?.type === 'delay' ? node.config.ms : 0 };
+      const delayMs = node?.type === 'delay' ? node.config.ms : 0;
+      if (delayMs > 0 || free <= 0 || !options.continuation) return { nodeId, delayMs };
+      free--;
+      const { workerId, leaseMs } = options.continuation;
+      return { nodeId, delayMs, lease: { leaseId: crypto.randomUUID(), workerId, leaseMs } };
     });
     base.skip = plan.skipped;
     for (const nodeId of plan.skipped) events.push({ type: 'step_skipped', nodeId, payload: {} });
@@ -164,6 +200,42 @@ async function settleIn(
     if (plan.finished) finish = { status: 'succeeded' };
   }
 
-  await writeStepSettlement(tx, { ...base, step, events, ...(finish ? { finish } : {}) });
-  return finish ? { runFinished: finish.status } : {};
+  const written = await writeStepSettlement(tx, {
+    ...base,
+    step,
+    events,
+    ...(finish ? { finish } : {}),
+  });
+
+  const outputs: ClaimedJob['steps'] = {};
+  for (const [nodeId, state] of states) {
+    if (state.status === 'succeeded') outputs[nodeId] = { output: state.output };
+  }
+  const continued = base.schedule.flatMap((next): ClaimedJob[] =>
+    next.lease
+      ? [
+          {
+            ...job,
+            id: written.jobIds.get(next.nodeId)!,
+            nodeId: next.nodeId,
+            attempt: 1,
+            recovered: false,
+            recoveries: 0,
+            leaseId: next.lease.leaseId,
+            runStatus: 'running',
+            steps: outputs,
+          },
+        ]
+      : [],
+  );
+  const delays = base.schedule.filter((n) => n.delayMs > 0).map((n) => n.delayMs);
+  return {
+    continued,
+    queued: base.schedule.length - continued.length,
+    ...(delays.length > 0 ? { nextDueInMs: Math.min(...delays) } : {}),
+    ...(finish ? { runFinished: finish.status } : {}),
+    ...lastLog(written.lastLogId),
+  };
 }
+
+const lastLog = (id: string | undefined) => (id ? { lastLogId: id } : {});

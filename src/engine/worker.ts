@@ -11,6 +11,7 @@ import {
 } from '../db/queries/step-jobs.ts';
 import { DefinitionCache } from './definitions.ts';
 import type { Listener } from './listener.ts';
+import type { Notifier } from './notifier.ts';
 import { executeNode, retryPolicy } from './nodes/execute.ts';
 import type { StepOutcome } from './nodes/types.ts';
 import type { ProcessLog } from './process-log.ts';
@@ -21,6 +22,7 @@ import { LeaseLostError, settleStep } from './settle-step.ts';
 export interface WorkerOptions {
   pool: pg.Pool;
   listener: Listener;
+  notifier: Notifier;
   log: ProcessLog;
   /** Steps executed at once by this process. */
   concurrency?: number;
@@ -56,7 +58,10 @@ export class Worker {
   #running = false;
   #ticking = false;
   #again = false;
+  #wakeQueued = false;
   #timer: NodeJS.Timeout | undefined;
+  #timerAt = Infinity;
+  #dueCheckedAt = 0;
   #heartbeat: NodeJS.Timeout | undefined;
   #unlisten: Array<() => void> = [];
 
@@ -94,6 +99,7 @@ export class Worker {
     this.#running = false;
     for (const off of this.#unlisten) off();
     clearTimeout(this.#timer);
+    this.#timer = undefined;
     const pending = [...this.#inFlight.values()];
     const grace = new Promise((r) => setTimeout(r, options.graceMs ?? 10_000).unref());
     await Promise.race([Promise.all(pending.map((f) => f.done)), grace]);
@@ -112,18 +118,25 @@ export class Worker {
     return this.#inFlight.size;
   }
 
+  // Wake-ups in one turn of the event loop (a burst of notifications, several steps settling)
+  // fold into one claim for all free slots.
   #wake(): void {
     if (!this.#running) return;
     if (this.#ticking) {
       this.#again = true;
       return;
     }
-    void this.#tick();
+    if (this.#wakeQueued) return;
+    this.#wakeQueued = true;
+    setImmediate(() => {
+      this.#wakeQueued = false;
+      if (this.#running && !this.#ticking) void this.#tick();
+      else this.#again = true;
+    });
   }
 
   async #tick(): Promise<void> {
     this.#ticking = true;
-    clearTimeout(this.#timer);
     try {
       do {
         this.#again = false;
@@ -138,25 +151,49 @@ export class Worker {
           for (const job of jobs) this.#execute(job);
           if (jobs.length < free) break;
         }
+        await this.#scheduleNext();
+        // A wake-up that arrived while claiming or scheduling must not be lost.
       } while (this.#again && this.#running);
-      await this.#scheduleNext();
     } catch (error) {
       this.#o.log.error('claiming step jobs failed', { error: String(error) });
-      this.#timer = setTimeout(() => this.#wake(), 1_000);
+      this.#wakeAt(Date.now() + 1_000);
     } finally {
       this.#ticking = false;
     }
   }
 
+  /**
+   * Arms the timer for the next job that falls due in the future (a retry, a delay, another
+   * worker's lease), or the safety-net poll. The due time is asked for at most every 100 ms:
+   * under load the queue is read far more often than that anyway.
+   */
   async #scheduleNext(): Promise<void> {
     if (!this.#running) return;
-    let delay = this.#o.pollIntervalMs;
-    if (this.#inFlight.size < this.#o.concurrency) {
-      const due = await nextDueAt(this.#o.pool);
-      if (due) delay = Math.min(delay, Math.max(0, due.getTime() - Date.now()) + 5);
+    const now = Date.now();
+    this.#wakeAt(now + this.#o.pollIntervalMs);
+    if (this.#inFlight.size >= this.#o.concurrency) return;
+    if (now - this.#dueCheckedAt < 100) {
+      this.#wakeAt(this.#dueCheckedAt + 100);
+      return;
     }
+    this.#dueCheckedAt = now;
+    const due = await nextDueAt(this.#o.pool);
+    if (due) this.#wakeAt(due.getTime() + 5);
+  }
+
+  /** Makes sure a wake-up happens no later than at. */
+  #wakeAt(at: number): void {
+    if (this.#timer && this.#timerAt <= at && this.#timerAt > Date.now()) return;
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#wake(), delay);
+    this.#timerAt = at;
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#timerAt = Infinity;
+        this.#wake();
+      },
+      Math.max(0, at - Date.now()),
+    );
   }
 
   #execute(job: ClaimedJob): void {
@@ -205,7 +242,32 @@ export class Worker {
       outcome = await this.#executeWithTimeout(job, node, log, signal);
     }
     if (signal.aborted) return; // lease lost or shutting down: someone else settles the step
-    await settleStep({ pool: this.#o.pool, job, definition, outcome, policy, logs: log.lines });
+    const settled = await settleStep({
+      pool: this.#o.pool,
+      job,
+      definition,
+      outcome,
+      policy,
+      logs: log.lines,
+      ...(this.#running
+        ? {
+            continuation: {
+              workerId: this.id,
+              leaseMs: this.#o.leaseMs,
+              // This step's own slot frees as it settles.
+              max: this.#o.concurrency - this.#inFlight.size + 1,
+            },
+          }
+        : {}),
+    });
+    const { notifier } = this.#o;
+    if (settled.lastLogId) {
+      notifier.logs({ projectId: job.projectId, runId: job.runId, lastId: settled.lastLogId });
+    }
+    if (settled.runFinished) notifier.runFinished(job.runId);
+    if (settled.queued > 0) notifier.jobs();
+    if (settled.nextDueInMs !== undefined) this.#wakeAt(Date.now() + settled.nextDueInMs + 5);
+    for (const next of settled.continued) this.#execute(next);
   }
 
   async #executeWithTimeout(

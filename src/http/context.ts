@@ -2,12 +2,14 @@ import type pg from 'pg';
 import type { Claims } from '../db/client.ts';
 import type { ProjectRole } from '../db/queries/projects.ts';
 import type { Listener } from '../engine/listener.ts';
+import type { Notifier } from '../engine/notifier.ts';
 import type { ProcessLog } from '../engine/process-log.ts';
 
 /** What the HTTP layer needs from the process. */
 export interface HttpDeps {
   pool: pg.Pool;
   listener: Listener;
+  notifier: Notifier;
   log: ProcessLog;
   /** Base of the webhook URLs the API returns. */
   publicUrl: string;

@@ -67,6 +67,7 @@ export function webhookRoutes(deps: HttpDeps) {
       },
       ...(idempotencyKey ? { idempotencyKey } : {}),
     });
+    if (created) deps.notifier.jobs();
     return c.json({ run_id: runId, ...(created ? {} : { replayed: true }) }, 202);
   });
 

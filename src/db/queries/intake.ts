@@ -51,9 +51,9 @@ export interface NewRun {
   idempotencyKey?: string;
 }
 
-// One statement creates the run, its first event, the trigger step and its job, and wakes the
-// workers: a single round trip and a single commit, so the 202 goes out as soon as that commit
-// is durable.
+// One statement creates the run, its first event, the trigger step and its job: a single round
+// trip and a single commit, so the 202 goes out as soon as that commit is durable. Workers are
+// woken after the commit (see engine/notifier.ts), not by a NOTIFY inside it.
 const ENQUEUE_RUN = `
   with run as (
     insert into runs (id, project_id, workflow_id, version_id, version, trigger, idempotency_key)
@@ -65,11 +65,9 @@ const ENQUEUE_RUN = `
   ), step as (
     insert into run_steps (run_id, node_id, project_id, status)
     select id, $8, project_id, 'queued' from run
-  ), job as (
-    insert into step_jobs (project_id, run_id, node_id)
-    select project_id, id, $8 from run
   )
-  select pg_notify('${JOBS_CHANNEL}', '') from run`;
+  insert into step_jobs (project_id, run_id, node_id)
+  select project_id, id, $8 from run`;
 
 /**
  * Stores a run and its first job durably and returns its id. With an idempotency key seen for

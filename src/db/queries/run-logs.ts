@@ -31,15 +31,15 @@ export function levelsFrom(min: RunLog['level']): RunLog['level'][] {
 }
 
 /**
- * Appends a batch of lines in one statement and announces it with one NOTIFY carrying the run
- * and the id range, so listeners read the batch once instead of once per line.
+ * Appends a batch of lines in one statement and returns the last id, which the caller
+ * announces once the transaction committed, so listeners read the batch once, not per line.
  */
 export async function appendRunLogs(
   db: Queryable,
   input: { projectId: string; runId: string; workflowId: string; lines: NewRunLog[] },
-): Promise<void> {
-  if (input.lines.length === 0) return;
-  await db.query(
+): Promise<string | undefined> {
+  if (input.lines.length === 0) return undefined;
+  const { rows } = await db.query<{ last_id: string }>(
     `with inserted as (
        insert into run_logs (project_id, run_id, workflow_id, node_id, ts, level, message, fields)
        select $1::uuid, $2::uuid, $3::uuid, l.node_id, l.ts, l.level, l.message, l.fields
@@ -47,10 +47,7 @@ export async function appendRunLogs(
          as l(node_id, ts, level, message, fields)
        returning id
      )
-     select pg_notify('${LOGS_CHANNEL}', json_build_object(
-       'project_id', $1::uuid, 'run_id', $2::uuid, 'first_id', min(id)::text, 'last_id', max(id)::text
-     )::text)
-     from inserted`,
+     select max(id)::text as last_id from inserted`,
     [
       input.projectId,
       input.runId,
@@ -62,6 +59,7 @@ export async function appendRunLogs(
       input.lines.map((l) => JSON.stringify(l.fields)),
     ],
   );
+  return rows[0]?.last_id;
 }
 
 interface RunLogRow {

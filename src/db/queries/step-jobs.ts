@@ -143,21 +143,6 @@ export async function nextDueAt(db: pg.Pool): Promise<Date | undefined> {
   return rows[0]?.run_at ?? undefined;
 }
 
-/**
- * Takes the job out of the queue if this lease still holds it. False means the lease was lost
- * (it expired and another worker took the step), and the caller must roll back.
- */
-export async function takeLeasedJob(
-  db: Queryable,
-  input: { id: string; leaseId: string },
-): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `delete from step_jobs where id = $1 and lease_id = $2::uuid`,
-    [input.id, input.leaseId],
-  );
-  return rowCount === 1;
-}
-
 /** Puts the job back for a retry at runAt, if this lease still holds it. */
 export async function rescheduleLeasedJob(
   db: Queryable,
