@@ -4,14 +4,15 @@ import { backoffDelay } from '../core/retry.ts';
 import { planRun, type StepState } from '../core/run-plan.ts';
 import { withTransaction } from '../db/client.ts';
 import {
-  lockRun,
-  takeJobAndReadSteps,
-  writeStepSettlement,
+  lockRuns,
+  takeJobsAndReadSteps,
+  writeSettlements,
   type NewRunEvent,
   type ScheduledStep,
+  type StepRow,
   type StepSettlement,
 } from '../db/queries/settle-step.ts';
-import { rescheduleLeasedJob, type ClaimedJob } from '../db/queries/step-jobs.ts';
+import type { ClaimedJob } from '../db/queries/step-jobs.ts';
 import type { NewRunLog } from '../db/queries/run-logs.ts';
 import type { RetryPolicy, StepOutcome } from './nodes/types.ts';
 
@@ -21,6 +22,15 @@ export class LeaseLostError extends Error {
     super(`lease on step ${job.nodeId} of run ${job.runId} was lost`);
     this.name = 'LeaseLostError';
   }
+}
+
+/** A step's outcome, ready to be committed. */
+export interface StepResult {
+  job: ClaimedJob;
+  definition: Definition;
+  outcome: StepOutcome;
+  policy: RetryPolicy;
+  logs: readonly NewRunLog[];
 }
 
 /** What a settlement did, for the worker to act on and announce after commit. */
@@ -43,7 +53,7 @@ export interface Settled {
 export interface Continuation {
   workerId: string;
   leaseMs: number;
-  /** Most successors to take (the worker's free slots). */
+  /** Most successors to take over the whole batch (the worker's free slots). */
   max: number;
 }
 
@@ -51,20 +61,19 @@ const FINAL_RUN = new Set(['succeeded', 'failed', 'canceled']);
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']); // serialization failure, deadlock
 
 /**
- * Commits a step's outcome in one transaction: the job leaves the queue (or is rescheduled for a
- * retry), the step row, its events and log lines are written, successors are enqueued, and the
- * run ends when nothing is left. Throws LeaseLostError when the job is no longer ours.
+ * Commits the outcomes of steps of distinct runs in one transaction: each job leaves the queue
+ * (or is rescheduled for a retry), step rows, events and log lines are written, successors are
+ * enqueued and runs end when nothing is left. A result whose lease was lost is answered with a
+ * LeaseLostError and leaves no trace; the others commit regardless.
  */
-export async function settleStep(options: {
+export async function settleSteps(options: {
   pool: pg.Pool;
-  job: ClaimedJob;
-  definition: Definition;
-  outcome: StepOutcome;
-  policy: RetryPolicy;
-  logs: readonly NewRunLog[];
+  results: StepResult[];
   continuation?: Continuation;
   random?: () => number;
-}): Promise<Settled> {
+}): Promise<Array<Settled | LeaseLostError>> {
+  const runs = new Set(options.results.map((r) => r.job.runId));
+  if (runs.size !== options.results.length) throw new Error('a batch holds one step per run');
   for (let attempt = 1; ; attempt++) {
     try {
       return await withTransaction(options.pool, (tx) => settleIn(tx, options));
@@ -76,166 +85,220 @@ export async function settleStep(options: {
   }
 }
 
+/** Settles one step; throws LeaseLostError when its lease was lost. */
+export async function settleStep(
+  options: Omit<Parameters<typeof settleSteps>[0], 'results'> & StepResult,
+): Promise<Settled> {
+  const [settled] = await settleSteps({ ...options, results: [options] });
+  if (settled instanceof LeaseLostError || !settled) throw settled;
+  return settled;
+}
+
+interface Decision {
+  result: StepResult;
+  runFinal: boolean;
+  retryInMs?: number;
+}
+
 async function settleIn(
   tx: pg.PoolClient,
-  options: Parameters<typeof settleStep>[0],
-): Promise<Settled> {
-  const { job, definition, outcome, policy } = options;
-  const runStatus = (await lockRun(tx, job.runId)) ?? 'canceled';
-  const runFinal = FINAL_RUN.has(runStatus);
+  options: Parameters<typeof settleSteps>[0],
+): Promise<Array<Settled | LeaseLostError>> {
+  const runIds = options.results.map((r) => r.job.runId);
+  const statuses = await lockRuns(tx, runIds);
+
+  const decisions: Decision[] = options.results.map((result) => {
+    const { job, outcome, policy } = result;
+    const runFinal = FINAL_RUN.has(statuses.get(job.runId) ?? 'canceled');
+    const retry =
+      outcome.kind === 'failed' &&
+      outcome.retryable &&
+      !runFinal &&
+      job.attempt < policy.maxAttempts;
+    if (!retry) return { result, runFinal };
+    const retryInMs = Math.max(
+      outcome.retryAfterMs ?? 0,
+      backoffDelay({ attempt: job.attempt, baseMs: policy.backoffMs, random: options.random }),
+    );
+    return { result, runFinal, retryInMs };
+  });
+
+  const taken = await takeJobsAndReadSteps(tx, {
+    jobs: decisions.map((d) => ({
+      id: d.result.job.id,
+      leaseId: d.result.job.leaseId,
+      ...(d.retryInMs === undefined ? {} : { retryInMs: d.retryInMs }),
+    })),
+    runIds,
+  });
+
+  let free = options.continuation?.max ?? 0;
+  const lease = () => {
+    if (!options.continuation || free <= 0) return undefined;
+    free--;
+    const { workerId, leaseMs } = options.continuation;
+    return { leaseId: crypto.randomUUID(), workerId, leaseMs };
+  };
+
+  type Planned = { settlement: StepSettlement; states: Map<string, StepState> };
+  const planned: Array<Planned | LeaseLostError> = decisions.map((d) =>
+    taken.held.has(d.result.job.id)
+      ? plan(d, taken.steps.get(d.result.job.runId) ?? new Map(), lease)
+      : new LeaseLostError(d.result.job),
+  );
+  const written = await writeSettlements(
+    tx,
+    planned.flatMap((p) => (p instanceof LeaseLostError ? [] : [p.settlement])),
+  );
+
+  return planned.map((p, i) => {
+    if (p instanceof LeaseLostError) return p;
+    const { settlement: answer, states } = p;
+    const { job } = decisions[i]!.result;
+    const outputs: ClaimedJob['steps'] = {};
+    for (const [nodeId, state] of states) {
+      if (state.status === 'succeeded') outputs[nodeId] = { output: state.output };
+    }
+    const continued = answer.schedule.flatMap((next): ClaimedJob[] =>
+      next.lease
+        ? [
+            {
+              ...job,
+              id: written.jobIds.get(`${job.runId}/${next.nodeId}`)!,
+              nodeId: next.nodeId,
+              attempt: 1,
+              recovered: false,
+              recoveries: 0,
+              leaseId: next.lease.leaseId,
+              runStatus: 'running',
+              steps: outputs,
+            },
+          ]
+        : [],
+    );
+    const retryInMs = decisions[i]!.retryInMs;
+    const delays = [
+      ...answer.schedule.filter((n) => n.delayMs > 0).map((n) => n.delayMs),
+      ...(retryInMs === undefined ? [] : [retryInMs]),
+    ];
+    const lastLogId = written.lastLogIds.get(job.runId);
+    return {
+      continued,
+      queued: answer.schedule.length - continued.length,
+      ...(delays.length > 0 ? { nextDueInMs: Math.min(...delays) } : {}),
+      ...(answer.finish ? { runFinished: answer.finish.status } : {}),
+      ...(lastLogId ? { lastLogId } : {}),
+    };
+  });
+}
+
+/** Decides what one settled step writes: its row, events, successors and the run's end. */
+function plan(
+  decision: Decision,
+  rows: Map<string, StepRow>,
+  lease: () => ScheduledStep['lease'],
+): { settlement: StepSettlement; states: Map<string, StepState> } {
+  const { result, runFinal, retryInMs } = decision;
+  const { job, definition, outcome, policy } = result;
+  const logs = [...result.logs];
+  const events: NewRunEvent[] = [];
   const base = {
     projectId: job.projectId,
     runId: job.runId,
     workflowId: job.workflowId,
     nodeId: job.nodeId,
     attempt: job.attempt,
-    logs: [...options.logs],
-    schedule: [] as ScheduledStep[],
-    skip: [] as string[],
   };
+  const states = new Map<string, StepState>();
+  for (const [nodeId, row] of rows) {
+    states.set(nodeId, { status: row.status as StepState['status'], output: row.output });
+  }
 
-  const retry =
-    outcome.kind === 'failed' && outcome.retryable && !runFinal && job.attempt < policy.maxAttempts;
-  if (retry) {
-    const delayMs = Math.max(
-      outcome.retryAfterMs ?? 0,
-      backoffDelay({ attempt: job.attempt, baseMs: policy.backoffMs, random: options.random }),
-    );
-    if (!(await rescheduleLeasedJob(tx, { id: job.id, leaseId: job.leaseId, delayMs }))) {
-      throw new LeaseLostError(job);
-    }
-    const error = outcome.error;
-    base.logs.push({
+  if (retryInMs !== undefined && outcome.kind === 'failed') {
+    logs.push({
       nodeId: job.nodeId,
       ts: new Date(),
       level: 'warn',
-      message: `attempt ${job.attempt} of ${policy.maxAttempts} failed: ${error.message}; retrying in ${delayMs} ms`,
-      fields: { attempt: job.attempt, delay_ms: delayMs, error_type: error.type },
+      message: `attempt ${job.attempt} of ${policy.maxAttempts} failed: ${outcome.error.message}; retrying in ${retryInMs} ms`,
+      fields: { attempt: job.attempt, delay_ms: retryInMs, error_type: outcome.error.type },
     });
-    const written = await writeStepSettlement(tx, {
-      ...base,
-      step: { status: 'queued', error },
-      events: [
-        {
-          type: 'step_retry_scheduled',
-          nodeId: job.nodeId,
-          payload: { attempt: job.attempt, delay_ms: delayMs, error },
-        },
-      ],
+    events.push({
+      type: 'step_retry_scheduled',
+      nodeId: job.nodeId,
+      payload: { attempt: job.attempt, delay_ms: retryInMs, error: outcome.error },
     });
-    return { nextDueInMs: delayMs, continued: [], queued: 0, ...lastLog(written.lastLogId) };
+    return {
+      settlement: {
+        ...base,
+        step: { status: 'queued', error: outcome.error },
+        events,
+        logs,
+        schedule: [],
+        skip: [],
+      },
+      states,
+    };
   }
 
-  const taken = await takeJobAndReadSteps(tx, {
-    runId: job.runId,
-    jobId: job.id,
-    leaseId: job.leaseId,
-  });
-  if (!taken.held) throw new LeaseLostError(job);
-
-  const events: NewRunEvent[] = [];
   let step: StepSettlement['step'];
   let finish: StepSettlement['finish'];
   if (outcome.kind === 'canceled') {
     step = { status: 'canceled' };
     events.push({ type: 'step_canceled', nodeId: job.nodeId, payload: { reason: outcome.reason } });
   } else if (outcome.kind === 'failed') {
-    const error = { node_id: job.nodeId, type: outcome.error.type, message: outcome.error.message };
     step = { status: 'failed', error: outcome.error };
     events.push({
       type: 'step_failed',
       nodeId: job.nodeId,
       payload: { attempt: job.attempt, error: outcome.error },
     });
-    base.logs.push({
+    const attempts = `${job.attempt} attempt${job.attempt === 1 ? '' : 's'}`;
+    logs.push({
       nodeId: job.nodeId,
       ts: new Date(),
       level: 'error',
-      message: `step failed after ${job.attempt} attempt${job.attempt === 1 ? '' : 's'}: ${outcome.error.message}`,
+      message: `step failed after ${attempts}: ${outcome.error.message}`,
       fields: { attempt: job.attempt, error_type: outcome.error.type },
     });
-    if (!runFinal) finish = { status: 'failed', error };
+    if (!runFinal) {
+      const { type, message } = outcome.error;
+      finish = { status: 'failed', error: { node_id: job.nodeId, type, message } };
+    }
   } else {
     step = { status: 'succeeded', output: outcome.output };
     events.push({ type: 'step_succeeded', nodeId: job.nodeId, payload: { attempt: job.attempt } });
     if (outcome.kind === 'terminated' && !runFinal) {
+      const message = outcome.message ?? 'terminated as failed';
       finish =
         outcome.status === 'failed'
-          ? {
-              status: 'failed',
-              error: {
-                node_id: job.nodeId,
-                type: 'terminated',
-                message: outcome.message ?? 'terminated as failed',
-              },
-            }
+          ? { status: 'failed', error: { node_id: job.nodeId, type: 'terminated', message } }
           : { status: 'succeeded' };
     }
   }
-
-  const states = new Map<string, StepState>();
-  for (const [nodeId, row] of taken.steps) {
-    states.set(nodeId, { status: row.status as StepState['status'], output: row.output });
-  }
   states.set(job.nodeId, { status: step.status as StepState['status'], output: step.output });
 
+  let schedule: ScheduledStep[] = [];
+  let skip: string[] = [];
   if (!runFinal && !finish && outcome.kind !== 'canceled') {
-    const plan = planRun(definition, states);
+    const next = planRun(definition, states);
     const byId = new Map(definition.nodes.map((n) => [n.id, n]));
-    let free = options.continuation?.max ?? 0;
-    base.schedule = plan.ready.map((nodeId) => {
+    schedule = next.ready.map((nodeId) => {
       const node = byId.get(nodeId);
       const delayMs = node?.type === 'delay' ? node.config.ms : 0;
-      if (delayMs > 0 || free <= 0 || !options.continuation) return { nodeId, delayMs };
-      free--;
-      const { workerId, leaseMs } = options.continuation;
-      return { nodeId, delayMs, lease: { leaseId: crypto.randomUUID(), workerId, leaseMs } };
+      const claimed = delayMs > 0 ? undefined : lease();
+      return claimed ? { nodeId, delayMs, lease: claimed } : { nodeId, delayMs };
     });
-    base.skip = plan.skipped;
-    for (const nodeId of plan.skipped) events.push({ type: 'step_skipped', nodeId, payload: {} });
-    for (const { nodeId, delayMs } of base.schedule) {
+    skip = next.skipped;
+    for (const nodeId of skip) events.push({ type: 'step_skipped', nodeId, payload: {} });
+    for (const { nodeId, delayMs } of schedule) {
       if (delayMs > 0)
         events.push({ type: 'step_waiting', nodeId, payload: { delay_ms: delayMs } });
     }
-    if (plan.finished) finish = { status: 'succeeded' };
+    if (next.finished) finish = { status: 'succeeded' };
   }
 
-  const written = await writeStepSettlement(tx, {
-    ...base,
-    step,
-    events,
-    ...(finish ? { finish } : {}),
-  });
-
-  const outputs: ClaimedJob['steps'] = {};
-  for (const [nodeId, state] of states) {
-    if (state.status === 'succeeded') outputs[nodeId] = { output: state.output };
-  }
-  const continued = base.schedule.flatMap((next): ClaimedJob[] =>
-    next.lease
-      ? [
-          {
-            ...job,
-            id: written.jobIds.get(next.nodeId)!,
-            nodeId: next.nodeId,
-            attempt: 1,
-            recovered: false,
-            recoveries: 0,
-            leaseId: next.lease.leaseId,
-            runStatus: 'running',
-            steps: outputs,
-          },
-        ]
-      : [],
-  );
-  const delays = base.schedule.filter((n) => n.delayMs > 0).map((n) => n.delayMs);
   return {
-    continued,
-    queued: base.schedule.length - continued.length,
-    ...(delays.length > 0 ? { nextDueInMs: Math.min(...delays) } : {}),
-    ...(finish ? { runFinished: finish.status } : {}),
-    ...lastLog(written.lastLogId),
+    settlement: { ...base, step, events, logs, schedule, skip, ...(finish ? { finish } : {}) },
+    states,
   };
 }
-
-const lastLog = (id: string | undefined) => (id ? { lastLogId: id } : {});

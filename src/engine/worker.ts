@@ -16,7 +16,8 @@ import { executeNode, retryPolicy } from './nodes/execute.ts';
 import type { StepOutcome } from './nodes/types.ts';
 import type { ProcessLog } from './process-log.ts';
 import { RunLogger } from './run-logger.ts';
-import { LeaseLostError, settleStep } from './settle-step.ts';
+import { LeaseLostError } from './settle-step.ts';
+import { Settler } from './settler.ts';
 
 /** Tuning of a worker; every duration in milliseconds. */
 export interface WorkerOptions {
@@ -54,6 +55,7 @@ export class Worker {
   readonly id: string;
   readonly #o: Required<Omit<WorkerOptions, 'workerId'>>;
   readonly #definitions: DefinitionCache;
+  readonly #settler: Settler;
   readonly #inFlight = new Map<string, InFlight>();
   #running = false;
   #ticking = false;
@@ -76,6 +78,19 @@ export class Worker {
       ...options,
     };
     this.#definitions = new DefinitionCache(options.pool);
+    this.#settler = new Settler({
+      pool: options.pool,
+      // Ready successors go straight to this worker while it has room: the steps being settled
+      // free their slots as they commit.
+      continuation: (batchSize) =>
+        this.#running
+          ? {
+              workerId: this.id,
+              leaseMs: this.#o.leaseMs,
+              max: this.#o.concurrency - this.#inFlight.size + batchSize,
+            }
+          : undefined,
+    });
   }
 
   /** Starts claiming. */
@@ -242,23 +257,12 @@ export class Worker {
       outcome = await this.#executeWithTimeout(job, node, log, signal);
     }
     if (signal.aborted) return; // lease lost or shutting down: someone else settles the step
-    const settled = await settleStep({
-      pool: this.#o.pool,
+    const settled = await this.#settler.settle({
       job,
       definition,
       outcome,
       policy,
       logs: log.lines,
-      ...(this.#running
-        ? {
-            continuation: {
-              workerId: this.id,
-              leaseMs: this.#o.leaseMs,
-              // This step's own slot frees as it settles.
-              max: this.#o.concurrency - this.#inFlight.size + 1,
-            },
-          }
-        : {}),
     });
     const { notifier } = this.#o;
     if (settled.lastLogId) {

@@ -1,5 +1,5 @@
 import type { Queryable } from '../client.ts';
-import { appendRunLogs, type NewRunLog } from './run-logs.ts';
+import type { NewRunLog } from './run-logs.ts';
 
 /** Notification channel announcing runs that reached a final status (payload: run ids). */
 export const RUNS_CHANNEL = 'meshhook_runs';
@@ -11,42 +11,89 @@ export interface StepRow {
 }
 
 /**
- * Locks the run for the rest of the transaction and returns its status. Completions of one run
- * are serialised here, so two parallel branches finishing together see each other's result and
- * the join after them is scheduled exactly once.
+ * Locks the runs for the rest of the transaction and returns their statuses. Completions of one
+ * run are serialised here, so two parallel branches finishing together see each other's result
+ * and the join after them is scheduled exactly once. Locks are taken in id order, so two
+ * workers settling overlapping batches cannot deadlock.
  */
-export async function lockRun(db: Queryable, runId: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ status: string }>(
-    `select status from runs where id = $1::uuid for update`,
-    [runId],
+export async function lockRuns(db: Queryable, runIds: string[]): Promise<Map<string, string>> {
+  const { rows } = await db.query<{ id: string; status: string }>(
+    `select id, status from runs where id = any($1::uuid[]) order by id for update`,
+    [runIds],
   );
-  return rows[0]?.status;
+  return new Map(rows.map((r) => [r.id, r.status]));
 }
+
+/** A job to take out of the queue (done) or to put back for a retry, if its lease holds. */
+export interface LeasedJob {
+  id: string;
+  leaseId: string;
+  /** Set to reschedule the job for a retry after this delay instead of removing it. */
+  retryInMs?: number;
+}
+
+// Removes finished jobs and reschedules retried ones, each only where its lease still holds,
+// and reads the steps of the runs: one round trip. It must follow lockRuns as its own
+// statement: a statement that waited for a lock reads with the snapshot it started with and
+// would miss the result it waited for.
+const TAKE_JOBS = `
+  with done as (
+    delete from step_jobs j
+    using unnest($1::bigint[], $2::uuid[]) as t(id, lease_id)
+    where j.id = t.id and j.lease_id = t.lease_id
+    returning j.id
+  ), retried as (
+    update step_jobs j
+    set run_at = now() + make_interval(secs => t.delay_ms / 1000), lease_id = null, locked_by = null
+    from unnest($3::bigint[], $4::uuid[], $5::float8[]) as t(id, lease_id, delay_ms)
+    where j.id = t.id and j.lease_id = t.lease_id
+    returning j.id
+  )
+  select 'job' as kind, id::text as a, null as b, null as c, null::jsonb as output from done
+  union all
+  select 'job', id::text, null, null, null from retried
+  union all
+  select 'step', run_id::text, node_id, status, output from run_steps where run_id = any($6::uuid[])`;
 
 /**
- * Takes the job out of the queue if this lease still holds it, and reads the run's steps. Must
- * follow lockRun as its own statement: a statement that waited for the lock reads with the
- * snapshot it started with and would miss the result it waited for.
+ * Takes done jobs out of the queue and reschedules retried ones where their leases still hold;
+ * returns the ids it could act on and the steps of the given runs.
  */
-export async function takeJobAndReadSteps(
+export async function takeJobsAndReadSteps(
   db: Queryable,
-  input: { runId: string; jobId: string; leaseId: string },
-): Promise<{ held: boolean; steps: Map<string, StepRow> }> {
-  const { rows } = await db.query<{ held: number; steps: Record<string, StepRow> }>(
-    `with taken as (
-       delete from step_jobs where id = $1 and lease_id = $2::uuid returning id
-     )
-     select (select count(*) from taken)::int as held,
-            coalesce(jsonb_object_agg(node_id, jsonb_build_object('status', status, 'output', output)),
-                     '{}'::jsonb) as steps
-     from run_steps where run_id = $3::uuid`,
-    [input.jobId, input.leaseId, input.runId],
-  );
-  const row = rows[0];
-  return { held: row?.held === 1, steps: new Map(Object.entries(row?.steps ?? {})) };
+  input: { jobs: LeasedJob[]; runIds: string[] },
+): Promise<{ held: Set<string>; steps: Map<string, Map<string, StepRow>> }> {
+  const done = input.jobs.filter((j) => j.retryInMs === undefined);
+  const retried = input.jobs.filter((j) => j.retryInMs !== undefined);
+  const { rows } = await db.query<{
+    kind: 'job' | 'step';
+    a: string;
+    b: string | null;
+    c: string | null;
+    output: unknown;
+  }>(TAKE_JOBS, [
+    done.map((j) => j.id),
+    done.map((j) => j.leaseId),
+    retried.map((j) => j.id),
+    retried.map((j) => j.leaseId),
+    retried.map((j) => j.retryInMs),
+    input.runIds,
+  ]);
+  const held = new Set<string>();
+  const steps = new Map<string, Map<string, StepRow>>();
+  for (const row of rows) {
+    if (row.kind === 'job') {
+      held.add(row.a);
+      continue;
+    }
+    let run = steps.get(row.a);
+    if (!run) steps.set(row.a, (run = new Map()));
+    run.set(row.b!, { status: row.c!, output: row.output });
+  }
+  return { held, steps };
 }
 
-/** An event to append to the run's history. */
+/** An event to append to a run's history. */
 export interface NewRunEvent {
   type: string;
   nodeId: string | null;
@@ -62,7 +109,7 @@ export interface ScheduledStep {
   lease?: { leaseId: string; workerId: string; leaseMs: number };
 }
 
-/** Everything that changes when a step settles, written in the caller's transaction. */
+/** Everything that changes when one step settles. */
 export interface StepSettlement {
   projectId: string;
   runId: string;
@@ -82,122 +129,182 @@ export interface StepSettlement {
   finish?: { status: 'succeeded' | 'failed' | 'canceled'; error?: unknown };
 }
 
-/** What the settlement wrote that the caller announces or acts on after commit. */
-export interface SettlementWritten {
-  /** Job ids of the scheduled steps, by node id. */
+/** What the write produced that the caller acts on or announces after commit. */
+export interface SettlementsWritten {
+  /** Ids of the new jobs, by `${runId}/${nodeId}`. */
   jobIds: Map<string, string>;
-  lastLogId?: string;
+  /** The last log id written per run. */
+  lastLogIds: Map<string, string>;
 }
 
-// The step row, the new step rows, their jobs and the events go in one statement: with a
-// transaction's begin, lock, read and commit that is five round trips per step whatever the
-// number of successors.
-const WRITE_STEP = `
+// Writes every settlement of a batch in one statement: step rows, new step rows and their jobs,
+// events, log lines, and for runs that end, their remaining queued jobs canceled and the run
+// row finished. Batches hold at most one settlement per run, so no row is written twice.
+const WRITE_SETTLEMENTS = `
   with step as (
-    update run_steps
-    set status = $3, attempts = $4, output = $5::jsonb, error = $6::jsonb,
-        finished_at = case when $3 <> 'queued' then now() end
-    where run_id = $1::uuid and node_id = $2
+    update run_steps s
+    set status = t.status, attempts = t.attempts, output = t.output, error = t.error,
+        finished_at = case when t.status <> 'queued' then now() end
+    from unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::jsonb[], $6::jsonb[])
+      as t(run_id, node_id, status, attempts, output, error)
+    where s.run_id = t.run_id and s.node_id = t.node_id
   ), new_steps as (
     insert into run_steps (run_id, node_id, project_id, status, attempts, started_at, finished_at)
-    select $1::uuid, n.node_id, $7::uuid, n.status,
+    select n.run_id, n.node_id, n.project_id, n.status,
            case when n.status = 'running' then 1 else 0 end,
            case when n.status = 'running' then now() end,
            case when n.status = 'skipped' then now() end
-    from unnest($8::text[], $9::text[]) as n(node_id, status)
+    from unnest($7::uuid[], $8::text[], $9::uuid[], $10::text[]) as n(run_id, node_id, project_id, status)
   ), jobs as (
     insert into step_jobs (project_id, run_id, node_id, run_at, attempt, lease_id, locked_by)
-    select $7::uuid, $1::uuid, j.node_id,
+    select j.project_id, j.run_id, j.node_id,
            now() + make_interval(secs => coalesce(j.lease_ms, j.delay_ms) / 1000),
            case when j.lease_id is null then 0 else 1 end, j.lease_id, j.locked_by
-    from unnest($10::text[], $11::float8[], $12::uuid[], $13::text[], $14::float8[])
-      as j(node_id, delay_ms, lease_id, locked_by, lease_ms)
-    returning node_id, id
+    from unnest($11::uuid[], $12::text[], $13::uuid[], $14::float8[], $15::uuid[], $16::text[], $17::float8[])
+      as j(run_id, node_id, project_id, delay_ms, lease_id, locked_by, lease_ms)
+    returning run_id, node_id, id
+  ), dropped as (
+    delete from step_jobs where run_id = any($18::uuid[]) and lease_id is null
+    returning project_id, run_id, node_id
+  ), canceled as (
+    update run_steps s set status = 'canceled', finished_at = now()
+    from dropped d where s.run_id = d.run_id and s.node_id = d.node_id
+  ), finished as (
+    update runs r set status = f.status, error = f.error, finished_at = now()
+    from unnest($18::uuid[], $19::text[], $20::jsonb[]) as f(id, status, error)
+    where r.id = f.id
   ), events as (
     insert into run_events (project_id, run_id, type, node_id, payload)
-    select $7::uuid, $1::uuid, e.type, e.node_id, e.payload
-    from unnest($15::text[], $16::text[], $17::jsonb[]) with ordinality as e(type, node_id, payload, n)
-    order by e.n
+    select project_id, run_id, type, node_id, payload from (
+      select e.project_id, e.run_id, e.type, e.node_id, e.payload, e.n
+      from unnest($21::uuid[], $22::uuid[], $23::text[], $24::text[], $25::jsonb[])
+        with ordinality as e(project_id, run_id, type, node_id, payload, n)
+      where e.type not like 'run\\_%'
+      union all
+      select project_id, run_id, 'step_canceled', node_id, '{}'::jsonb, 1e9 from dropped
+      union all
+      select e.project_id, e.run_id, e.type, e.node_id, e.payload, 2e9 + e.n
+      from unnest($21::uuid[], $22::uuid[], $23::text[], $24::text[], $25::jsonb[])
+        with ordinality as e(project_id, run_id, type, node_id, payload, n)
+      where e.type like 'run\\_%'
+    ) all_events
+    order by n
+  ), logs as (
+    insert into run_logs (project_id, run_id, workflow_id, node_id, ts, level, message, fields)
+    select l.project_id, l.run_id, l.workflow_id, l.node_id, l.ts, l.level, l.message, l.fields
+    from unnest($26::uuid[], $27::uuid[], $28::uuid[], $29::text[], $30::timestamptz[], $31::text[],
+                $32::text[], $33::jsonb[])
+      as l(project_id, run_id, workflow_id, node_id, ts, level, message, fields)
+    returning run_id, id
   )
-  select node_id, id from jobs`;
+  select 'job' as kind, run_id, node_id, id::text from jobs
+  union all
+  select 'log', run_id, null, max(id)::text from logs group by run_id`;
 
-/** Writes a settled step: its row, events, log lines, successors and the run's end. */
-export async function writeStepSettlement(
+/** Writes a batch of settlements (at most one per run) in one statement. */
+export async function writeSettlements(
   db: Queryable,
-  s: StepSettlement,
-): Promise<SettlementWritten> {
-  const events = [...s.events];
-  for (const next of s.schedule) {
-    if (next.lease) {
-      events.push({
-        type: 'step_started',
-        nodeId: next.nodeId,
-        payload: { attempt: 1, recovered: false },
-      });
-    }
-  }
-  const finishEvents: NewRunEvent[] = [];
-  if (s.finish) {
-    // Jobs still waiting for a worker will never run; steps another worker holds settle on
-    // their own and find the run final.
-    const canceled = await db.query<{ node_id: string }>(
-      `with dropped as (
-         delete from step_jobs where run_id = $1::uuid and lease_id is null returning node_id
-       )
-       update run_steps set status = 'canceled', finished_at = now()
-       where run_id = $1::uuid and node_id in (select node_id from dropped)
-       returning node_id`,
-      [s.runId],
-    );
-    for (const row of canceled.rows) {
-      finishEvents.push({ type: 'step_canceled', nodeId: row.node_id, payload: {} });
-    }
-    await db.query(
-      `update runs set status = $2, error = $3::jsonb, finished_at = now() where id = $1::uuid`,
-      [s.runId, s.finish.status, json(s.finish.error)],
-    );
-    finishEvents.push({
-      type: `run_${s.finish.status}`,
-      nodeId: null,
-      payload: s.finish.error === undefined ? {} : { error: s.finish.error },
-    });
-  }
-  events.push(...finishEvents);
-
-  const stepNodes = [...s.schedule.map((n) => n.nodeId), ...s.skip];
-  const stepStatuses = [
-    ...s.schedule.map((n) => (n.lease ? 'running' : n.delayMs > 0 ? 'waiting' : 'queued')),
-    ...s.skip.map(() => 'skipped'),
-  ];
-  const { rows } = await db.query<{ node_id: string; id: string }>(WRITE_STEP, [
-    s.runId,
-    s.nodeId,
-    s.step.status,
-    s.attempt,
-    json(s.step.output),
-    json(s.step.error),
-    s.projectId,
-    stepNodes,
-    stepStatuses,
-    s.schedule.map((n) => n.nodeId),
-    s.schedule.map((n) => n.delayMs),
-    s.schedule.map((n) => n.lease?.leaseId ?? null),
-    s.schedule.map((n) => n.lease?.workerId ?? null),
-    s.schedule.map((n) => n.lease?.leaseMs ?? null),
-    events.map((e) => e.type),
-    events.map((e) => e.nodeId),
-    events.map((e) => JSON.stringify(e.payload)),
+  batch: StepSettlement[],
+): Promise<SettlementsWritten> {
+  const steps = columns(batch, (s) => [
+    [s.runId, s.nodeId, s.step.status, s.attempt, json(s.step.output), json(s.step.error)],
   ]);
-  const lastLogId = await appendRunLogs(db, {
-    projectId: s.projectId,
-    runId: s.runId,
-    workflowId: s.workflowId,
-    lines: s.logs,
+  const newSteps = columns(batch, (s) => [
+    ...s.schedule.map((n) => [
+      s.runId,
+      n.nodeId,
+      s.projectId,
+      n.lease ? 'running' : n.delayMs > 0 ? 'waiting' : 'queued',
+    ]),
+    ...s.skip.map((nodeId) => [s.runId, nodeId, s.projectId, 'skipped']),
+  ]);
+  const jobs = columns(batch, (s) =>
+    s.schedule.map((n) => [
+      s.runId,
+      n.nodeId,
+      s.projectId,
+      n.delayMs,
+      n.lease?.leaseId ?? null,
+      n.lease?.workerId ?? null,
+      n.lease?.leaseMs ?? null,
+    ]),
+  );
+  const finished = columns(batch, (s) =>
+    s.finish ? [[s.runId, s.finish.status, json(s.finish.error)]] : [],
+  );
+  const events = columns(batch, (s) => {
+    const started = s.schedule
+      .filter((n) => n.lease)
+      .map((n): NewRunEvent => ({
+        type: 'step_started',
+        nodeId: n.nodeId,
+        payload: { attempt: 1, recovered: false },
+      }));
+    const finish: NewRunEvent[] = s.finish
+      ? [
+          {
+            type: `run_${s.finish.status}`,
+            nodeId: null,
+            payload: s.finish.error === undefined ? {} : { error: s.finish.error },
+          },
+        ]
+      : [];
+    return [...s.events, ...started, ...finish].map((e) => [
+      s.projectId,
+      s.runId,
+      e.type,
+      e.nodeId,
+      JSON.stringify(e.payload),
+    ]);
   });
-  return {
-    jobIds: new Map(rows.map((r) => [r.node_id, r.id])),
-    ...(lastLogId ? { lastLogId } : {}),
-  };
+  const logs = columns(batch, (s) =>
+    s.logs.map((l) => [
+      s.projectId,
+      s.runId,
+      s.workflowId,
+      l.nodeId,
+      l.ts,
+      l.level,
+      l.message,
+      JSON.stringify(l.fields),
+    ]),
+  );
+
+  const { rows } = await db.query<{
+    kind: 'job' | 'log';
+    run_id: string;
+    node_id: string | null;
+    id: string;
+  }>(WRITE_SETTLEMENTS, [
+    ...padded(steps, 6),
+    ...padded(newSteps, 4),
+    ...padded(jobs, 7),
+    ...padded(finished, 3),
+    ...padded(events, 5),
+    ...padded(logs, 8),
+  ]);
+  const written: SettlementsWritten = { jobIds: new Map(), lastLogIds: new Map() };
+  for (const row of rows) {
+    if (row.kind === 'job') written.jobIds.set(`${row.run_id}/${row.node_id}`, row.id);
+    else written.lastLogIds.set(row.run_id, row.id);
+  }
+  return written;
+}
+
+/** Turns rows produced per settlement into one array per column, for unnest. */
+function columns(batch: StepSettlement[], rowsOf: (s: StepSettlement) => unknown[][]): unknown[][] {
+  const out: unknown[][] = [];
+  for (const settlement of batch) {
+    for (const row of rowsOf(settlement)) {
+      row.forEach((value, i) => (out[i] ??= []).push(value));
+    }
+  }
+  return out;
+}
+
+/** The column arrays, with empty arrays for a batch that produced no rows. */
+function padded(cols: unknown[][], width: number): unknown[][] {
+  return Array.from({ length: width }, (_, i) => cols[i] ?? []);
 }
 
 function json(value: unknown): string | null {
