@@ -27,6 +27,7 @@ export class Notifier {
   #jobs = false;
   #runs = new Set<string>();
   #logs = new Map<string, LogBatch>();
+  #other = new Map<string, Set<string>>();
   #flushing: Promise<void> | undefined;
 
   constructor(pool: pg.Pool, onError: (error: unknown) => void = () => {}) {
@@ -54,6 +55,14 @@ export class Notifier {
     this.#schedule();
   }
 
+  /** Announces a value on another channel; values pending together are sent comma-separated. */
+  send(channel: string, value: string): void {
+    let values = this.#other.get(channel);
+    if (!values) this.#other.set(channel, (values = new Set()));
+    values.add(value);
+    this.#schedule();
+  }
+
   /** Resolves when everything announced so far has been sent. */
   async flush(): Promise<void> {
     while (this.#flushing) await this.#flushing;
@@ -63,7 +72,9 @@ export class Notifier {
     if (this.#flushing) return; // picked up when the flush in flight completes
     this.#flushing = this.#send().finally(() => {
       this.#flushing = undefined;
-      if (this.#jobs || this.#runs.size > 0 || this.#logs.size > 0) this.#schedule();
+      if (this.#jobs || this.#runs.size > 0 || this.#logs.size > 0 || this.#other.size > 0) {
+        this.#schedule();
+      }
     });
   }
 
@@ -87,9 +98,16 @@ export class Notifier {
       channels.push(LOGS_CHANNEL);
       payloads.push(chunk);
     }
+    for (const [channel, values] of this.#other) {
+      for (const chunk of chunks([...values], (items) => items.join(','))) {
+        channels.push(channel);
+        payloads.push(chunk);
+      }
+    }
     this.#jobs = false;
     this.#runs = new Set();
     this.#logs = new Map();
+    this.#other = new Map();
     try {
       await this.#pool.query(
         `select pg_notify(n.channel, n.payload) from unnest($1::text[], $2::text[]) as n(channel, payload)`,

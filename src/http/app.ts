@@ -6,6 +6,7 @@ import { workflowRoutes } from './api/workflows.ts';
 import { AppError } from './app-error.ts';
 import { requireApiKey } from './auth.ts';
 import type { AppEnv, HttpDeps } from './context.ts';
+import { WebhookTargets } from './webhook-targets.ts';
 import { webhookRoutes } from './webhook.ts';
 
 /**
@@ -35,11 +36,12 @@ export function createApp(deps: HttpDeps): Hono<AppEnv> {
     return c.json({ status: 'ready' });
   });
 
-  app.route('/hooks', webhookRoutes(deps));
+  const state = { webhookTargets: new WebhookTargets(deps.pool, deps.listener) };
+  app.route('/hooks', webhookRoutes(deps, state));
 
   const api = new Hono<AppEnv>();
   api.use('*', requireApiKey(deps));
-  api.route('/workflows', workflowRoutes(deps));
+  api.route('/workflows', workflowRoutes(deps, state));
   api.route('/runs', runRoutes(deps));
   api.route('/runs', runLogRoutes(deps));
   app.route('/api', api);

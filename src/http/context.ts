@@ -4,6 +4,7 @@ import type { ProjectRole } from '../db/queries/projects.ts';
 import type { Listener } from '../engine/listener.ts';
 import type { Notifier } from '../engine/notifier.ts';
 import type { ProcessLog } from '../engine/process-log.ts';
+import type { WebhookTargets } from './webhook-targets.ts';
 
 /** What the HTTP layer needs from the process. */
 export interface HttpDeps {
@@ -18,6 +19,11 @@ export interface HttpDeps {
   /** Interval of SSE heartbeat comments. */
   sseHeartbeatMs?: number;
   now?: () => Date;
+}
+
+/** What the app builds once and its routes share. */
+export interface AppState {
+  webhookTargets: WebhookTargets;
 }
 
 /** The authenticated caller of an /api request. */

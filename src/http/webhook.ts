@@ -2,10 +2,16 @@ import { Hono } from 'hono';
 import { triggerNode } from '../core/definition.ts';
 import { redact } from '../core/redact.ts';
 import { verifySignature } from '../core/verify-signature.ts';
-import { enqueueRun, findWebhookTarget } from '../db/queries/intake.ts';
+import {
+  enqueueIdempotentRun,
+  enqueueRuns,
+  type IdentifiedRun,
+  type NewRun,
+} from '../db/queries/intake.ts';
+import { Batcher } from '../engine/batcher.ts';
 import { DefinitionCache } from '../engine/definitions.ts';
 import { AppError } from './app-error.ts';
-import type { AppEnv, HttpDeps } from './context.ts';
+import type { AppEnv, AppState, HttpDeps } from './context.ts';
 
 const MAX_IDEMPOTENCY_KEY = 255;
 
@@ -14,15 +20,31 @@ const MAX_IDEMPOTENCY_KEY = 255;
  * 202 with the run id only once that commit is durable. Nothing is created for a request that
  * is refused.
  */
-export function webhookRoutes(deps: HttpDeps) {
+export function webhookRoutes(deps: HttpDeps, state: AppState) {
   const app = new Hono<AppEnv>();
   const versions = new DefinitionCache(deps.pool);
+  // Webhooks without an idempotency key are stored in batches: concurrent deliveries share one
+  // statement and one commit, and each is answered once the commit holding it is durable.
+  const intake = new Batcher<IdentifiedRun, void>({
+    write: async (runs) => {
+      await enqueueRuns(deps.pool, runs);
+      return runs.map(() => undefined);
+    },
+  });
+  const store = async (run: NewRun): Promise<{ runId: string; created: boolean }> => {
+    if (run.idempotencyKey !== undefined) {
+      return enqueueIdempotentRun(deps.pool, { ...run, idempotencyKey: run.idempotencyKey });
+    }
+    const runId = crypto.randomUUID();
+    await intake.add({ ...run, runId });
+    return { runId, created: true };
+  };
 
   app.post('/:token', async (c) => {
     const declared = Number(c.req.header('content-length') ?? 0);
     if (declared > deps.webhookMaxBytes) throw tooLarge(deps.webhookMaxBytes);
 
-    const target = await findWebhookTarget(deps.pool, c.req.param('token'));
+    const target = await state.webhookTargets.get(c.req.param('token'));
     if (!target) throw new AppError('not_found', 'no published workflow at this webhook URL');
     const { definition } = await versions.get(target.versionId);
     const trigger = triggerNode(definition);
@@ -56,7 +78,7 @@ export function webhookRoutes(deps: HttpDeps) {
     }
 
     const url = new URL(c.req.url);
-    const { runId, created } = await enqueueRun(deps.pool, {
+    const { runId, created } = await store({
       target,
       triggerNodeId: trigger.id,
       trigger: {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { withTransaction } from '../client.ts';
+import { withTransaction, type Queryable } from '../client.ts';
 
 /** Notification channel that wakes workers when a job becomes due. */
 export const JOBS_CHANNEL = 'meshhook_jobs';
@@ -51,47 +51,54 @@ export interface NewRun {
   idempotencyKey?: string;
 }
 
-// One statement creates the run, its first event, the trigger step and its job: a single round
-// trip and a single commit, so the 202 goes out as soon as that commit is durable. Workers are
-// woken after the commit (see engine/notifier.ts), not by a NOTIFY inside it.
-const ENQUEUE_RUN = `
-  with run as (
+// One statement creates the runs, their first events, the trigger steps and their jobs: one
+// round trip and one commit for a whole batch of webhooks, so each 202 goes out as soon as the
+// commit holding its run is durable. Workers are woken after the commit (engine/notifier.ts),
+// not by a NOTIFY inside it, which would serialise concurrent commits.
+const ENQUEUE_RUNS = `
+  with input as (
+    select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int[], $6::jsonb[],
+                         $7::text[], $8::text[])
+      as t(id, project_id, workflow_id, version_id, version, trigger, idempotency_key, node_id)
+  ), run as (
     insert into runs (id, project_id, workflow_id, version_id, version, trigger, idempotency_key)
-    values ($1::uuid, $2::uuid, $3::uuid, $4::uuid, $5, $6::jsonb, $7)
-    returning id, project_id
+    select id, project_id, workflow_id, version_id, version, trigger, idempotency_key from input
   ), event as (
     insert into run_events (project_id, run_id, type, payload)
-    select project_id, id, 'run_queued', jsonb_build_object('version', $5::int) from run
+    select project_id, id, 'run_queued', jsonb_build_object('version', version) from input
   ), step as (
     insert into run_steps (run_id, node_id, project_id, status)
-    select id, $8, project_id, 'queued' from run
+    select id, node_id, project_id, 'queued' from input
   )
   insert into step_jobs (project_id, run_id, node_id)
-  select project_id, id, $8 from run`;
+  select project_id, id, node_id from input`;
+
+/** A run with its id chosen by the caller. */
+export type IdentifiedRun = NewRun & { runId: string };
+
+/** Stores runs and their first jobs durably in one statement. */
+export async function enqueueRuns(db: Queryable, runs: IdentifiedRun[]): Promise<void> {
+  await db.query(ENQUEUE_RUNS, [
+    runs.map((r) => r.runId),
+    runs.map((r) => r.target.projectId),
+    runs.map((r) => r.target.workflowId),
+    runs.map((r) => r.target.versionId),
+    runs.map((r) => r.target.version),
+    runs.map((r) => JSON.stringify(r.trigger)),
+    runs.map((r) => r.idempotencyKey ?? null),
+    runs.map((r) => r.triggerNodeId),
+  ]);
+}
 
 /**
- * Stores a run and its first job durably and returns its id. With an idempotency key seen for
- * this workflow in the last 24 hours, returns the earlier run instead and creates nothing.
+ * Stores a run under an idempotency key: with the key seen for this workflow in the last 24
+ * hours, returns the earlier run instead and creates nothing.
  */
-export async function enqueueRun(
+export async function enqueueIdempotentRun(
   db: pg.Pool,
-  run: NewRun,
+  run: NewRun & { idempotencyKey: string },
 ): Promise<{ runId: string; created: boolean }> {
   const runId = crypto.randomUUID();
-  const params = [
-    runId,
-    run.target.projectId,
-    run.target.workflowId,
-    run.target.versionId,
-    run.target.version,
-    JSON.stringify(run.trigger),
-    run.idempotencyKey ?? null,
-    run.triggerNodeId,
-  ];
-  if (run.idempotencyKey === undefined) {
-    await db.query(ENQUEUE_RUN, params);
-    return { runId, created: true };
-  }
   return withTransaction(db, async (client) => {
     // A concurrent request with the same key waits on the primary key until this commits, then
     // sees the conflict and returns this run: never two runs for one key.
@@ -111,7 +118,7 @@ export async function enqueueRun(
       );
       return { runId: existing.rows[0]!.run_id, created: false };
     }
-    await client.query(ENQUEUE_RUN, params);
+    await enqueueRuns(client, [{ ...run, runId }]);
     return { runId, created: true };
   });
 }

@@ -12,7 +12,8 @@ import {
 } from '../../db/queries/workflows.ts';
 import { AppError, notFound } from '../app-error.ts';
 import { requireRole } from '../auth.ts';
-import type { AppEnv, HttpDeps } from '../context.ts';
+import type { AppEnv, AppState, HttpDeps } from '../context.ts';
+import { WORKFLOWS_CHANNEL } from '../webhook-targets.ts';
 import { cursor, readJson, readQuery } from '../validate.ts';
 
 const slugSchema = z
@@ -69,7 +70,7 @@ export function webhookUrl(publicUrl: string, token: string): string {
 }
 
 /** /api/workflows: create, replace the draft, publish, read and list. */
-export function workflowRoutes(deps: HttpDeps) {
+export function workflowRoutes(deps: HttpDeps, state: AppState) {
   const app = new Hono<AppEnv>();
 
   app.post('/', requireRole('member'), async (c) => {
@@ -130,6 +131,9 @@ export function workflowRoutes(deps: HttpDeps) {
       return version && { workflow: found, version };
     });
     if (!published) throw notFound('workflow');
+    const token = published.workflow.webhookToken;
+    state.webhookTargets.forget(token);
+    deps.notifier.send(WORKFLOWS_CHANNEL, token);
     return c.json(
       {
         workflow_id: published.workflow.id,
