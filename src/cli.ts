@@ -41,6 +41,11 @@ export async function main(argv: string[]): Promise<number> {
 
   const roles = ROLES[command];
   if (roles) {
+    // A bug that escapes a handler is logged; the process keeps serving, since every piece of
+    // work it holds is leased and would only be retaken late if it died.
+    process.on('unhandledRejection', (reason) =>
+      log.error('unhandled promise rejection', { error: describe(reason) }),
+    );
     const running = await startProcess({ config, roles, log });
     let stopping = false;
     const shutdown = (signal: string) => {
@@ -97,6 +102,10 @@ export async function main(argv: string[]): Promise<number> {
 
   console.error(`unknown command: ${positionals.join(' ')}\n\n${USAGE}`);
   return 2;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }
 
 async function withDatabase(

@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { isMigrated } from '../db/migrate.ts';
 import { runLogRoutes } from './api/logs.ts';
 import { runRoutes } from './api/runs.ts';
@@ -8,6 +9,9 @@ import { requireApiKey } from './auth.ts';
 import type { AppEnv, HttpDeps } from './context.ts';
 import { WebhookTargets } from './webhook-targets.ts';
 import { webhookRoutes } from './webhook.ts';
+
+/** Largest /api request body: a definition of 500 nodes fits with room to spare. */
+const API_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 /**
  * The HTTP API, webhook intake and health endpoints, on standard Request/Response. Every error
@@ -40,6 +44,21 @@ export function createApp(deps: HttpDeps): Hono<AppEnv> {
   app.route('/hooks', webhookRoutes(deps, state));
 
   const api = new Hono<AppEnv>();
+  api.use(
+    '*',
+    bodyLimit({
+      maxSize: API_MAX_BODY_BYTES,
+      onError: () => {
+        throw new AppError(
+          'payload_too_large',
+          `API bodies are limited to ${API_MAX_BODY_BYTES} bytes`,
+          {
+            limit_bytes: API_MAX_BODY_BYTES,
+          },
+        );
+      },
+    }),
+  );
   api.use('*', requireApiKey(deps));
   api.route('/workflows', workflowRoutes(deps, state));
   api.route('/runs', runRoutes(deps));

@@ -213,3 +213,15 @@ describe('lists', () => {
     expect((await mh.api(key, 'GET', '/api/runs/not-a-uuid')).status).toBe(404);
   });
 });
+
+describe('request limits', () => {
+  it('refuses an API body over the limit with 413 before reading it all', async () => {
+    const response = await mh.api(key, 'POST', '/api/workflows', {
+      slug: 'huge',
+      name: 'huge',
+      definition: { pad: 'x'.repeat(5 * 1024 * 1024) },
+    });
+    expect(response.status).toBe(413);
+    expect(response.body.error.code).toBe('payload_too_large');
+  });
+});

@@ -197,7 +197,12 @@ function streamRunLogs(
         }),
         deps.listener.onConnect(refresh),
       );
-      const heartbeat = setInterval(() => send(': heartbeat\n\n'), deps.sseHeartbeatMs ?? 15_000);
+      // The heartbeat keeps proxies from closing an idle stream, and re-reads as a safety net:
+      // announcements are sent after commit and die with a process that crashes in between.
+      const heartbeat = setInterval(() => {
+        send(': heartbeat\n\n');
+        refresh();
+      }, deps.sseHeartbeatMs ?? 15_000);
       cleanups.push(() => clearInterval(heartbeat));
       c.req.raw.signal.addEventListener('abort', close, { once: true });
       send(': connected\n\n');

@@ -1,0 +1,102 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/db/embedded.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const cli = (args: string[], env: Record<string, string>) =>
+  spawnSync(process.execPath, ['bin/meshhook.js', ...args], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+  });
+
+describe('meshhook CLI against DATABASE_URL', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(() => db.drop());
+
+  it('migrate is idempotent and projects create --json prints one JSON line with a working key', async () => {
+    const env = { DATABASE_URL: db.url };
+    const migrated = cli(['migrate'], env);
+    expect(migrated.status).toBe(0);
+    expect(migrated.stdout.trim()).toBe('up to date');
+
+    const created = cli(['projects', 'create', 'Acme Inc', '--json'], env);
+    expect(created.status).toBe(0);
+    const lines = created.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const project = JSON.parse(lines[0]!);
+    expect(project).toEqual({
+      id: expect.any(String),
+      name: 'Acme Inc',
+      api_key: expect.stringMatching(/^mh_/),
+    });
+    const { rows } = await db.pool.query(
+      `select k.role, p.name from meshhook.api_keys k join meshhook.projects p on p.id = k.project_id`,
+    );
+    expect(rows).toEqual([{ role: 'admin', name: 'Acme Inc' }]);
+    // Only a hash is stored.
+    const stored = await db.pool.query(`select token_hash::text as h from meshhook.api_keys`);
+    expect(stored.rows[0].h).not.toContain(project.api_key);
+  });
+
+  it('reports every configuration problem at once and exits non-zero', () => {
+    const result = cli(['migrate'], {
+      DATABASE_URL: 'mysql://nope',
+      PORT: 'eighty',
+      MESHHOOK_LEASE_MS: '1',
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('invalid configuration');
+    for (const key of ['DATABASE_URL', 'PORT', 'MESHHOOK_LEASE_MS'])
+      expect(result.stderr).toContain(key);
+  });
+
+  it('answers usage errors with exit code 2', () => {
+    expect(cli(['frobnicate'], {}).status).toBe(2);
+    expect(cli(['projects', 'create'], { DATABASE_URL: db.url }).status).toBe(2);
+  });
+});
+
+describe('meshhook start without DATABASE_URL', () => {
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'meshhook-start-'));
+  });
+  afterAll(() => rm(dataDir, { recursive: true, force: true }));
+
+  it('runs on an embedded PostgreSQL under MESHHOOK_DATA_DIR and stops it on SIGTERM', async () => {
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      MESHHOOK_DATA_DIR: dataDir,
+      PORT: String(port),
+      MESHHOOK_LOG_LEVEL: 'warn',
+    };
+    delete env.DATABASE_URL;
+    const child = spawn(process.execPath, ['bin/meshhook.js', 'start'], { env, stdio: 'ignore' });
+    try {
+      await waitFor(
+        async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok,
+        { timeoutMs: 30_000, what: 'readyz' },
+      );
+      expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()).toEqual({
+        status: 'ok',
+      });
+      expect(existsSync(join(dataDir, 'pg', 'postmaster.pid'))).toBe(true);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+    // A clean stop removes the server's pid file.
+    expect(existsSync(join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+  });
+});
