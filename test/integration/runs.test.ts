@@ -180,6 +180,73 @@ describe('a webhook run', () => {
     expect(seen[1]! - seen[0]!).toBeGreaterThanOrEqual(950);
   });
 
+  it('fails an http_call that exceeds its timeout_ms with http_timeout', async () => {
+    receiver.on('/hang', () => {
+      // never answers
+    });
+    const { hook } = await mh.publish(key, 'hang', {
+      nodes: [
+        { id: 'hook', type: 'webhook', config: {} },
+        {
+          id: 'call',
+          type: 'http_call',
+          config: {
+            method: 'GET',
+            url: `${receiver.url}/hang`,
+            timeout_ms: 150,
+            retry: { max_attempts: 1 },
+          },
+        },
+      ],
+      edges: [{ from: 'hook', to: 'call' }],
+    });
+    const started = Date.now();
+    const run = await mh.finished(key, (await mh.trigger(hook, {})).body.run_id);
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatchObject({ node_id: 'call', type: 'http_timeout' });
+    expect(run.error.message).toContain('timed out after 150 ms');
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('masks the workflow secrets and credential-like fields in run logs', async () => {
+    const { hook } = await mh.publish(key, 'leaky', {
+      nodes: [
+        {
+          id: 'hook',
+          type: 'webhook',
+          config: { signature: { scheme: 'hmac-sha256', secret: 'very-secret-signing-key' } },
+        },
+        {
+          id: 'say',
+          type: 'log',
+          config: {
+            level: 'info',
+            message: 'key very-secret-signing-key, auth {{ trigger.body.auth }}',
+            fields: { password: 'hunter2', card: '4242 4242 4242 4242', note: 'fine' },
+          },
+        },
+      ],
+      edges: [{ from: 'hook', to: 'say' }],
+    });
+    const body = JSON.stringify({ auth: 'Bearer abc.def.ghi' });
+    const headers = signWebhook({
+      config: { scheme: 'hmac-sha256', secret: 'very-secret-signing-key' },
+      body: Buffer.from(body),
+      now: new Date(),
+    });
+    const run = await mh.finished(key, (await mh.trigger(hook, body, headers)).body.run_id);
+    expect(run.status).toBe('succeeded');
+    const [line] = (await mh.api(key, 'GET', `/api/runs/${run.id}/logs`)).body.items;
+    expect(line.message).toBe('key [REDACTED], auth Bearer [REDACTED]');
+    expect(line.fields).toEqual({ password: '[REDACTED]', card: '[REDACTED]', note: 'fine' });
+    const stored = await mh.db.pool.query(
+      `select count(*)::int as n from meshhook.run_logs where run_id = $1
+         and (message || fields::text) ~ '(very-secret-signing-key|hunter2|abc\.def|4242)'`,
+      [run.id],
+    );
+    expect(stored.rows[0].n).toBe(0);
+  });
+
   it('ends a run failed at a terminate node, with its message as the error', async () => {
     const { hook } = await mh.publish(key, 'reject', {
       nodes: [
