@@ -49,7 +49,10 @@ export async function main(argv: string[]): Promise<number> {
     const running = await startProcess({ config, roles, log });
     let stopping = false;
     const shutdown = (signal: string) => {
-      if (stopping) return;
+      if (stopping) {
+        log.warn('second signal: exiting without waiting', { signal });
+        process.exit(130);
+      }
       stopping = true;
       log.info('shutting down', { signal });
       running.stop().then(

@@ -44,7 +44,8 @@ export const nodeConfigSchemas = {
     retry: z
       .strictObject({
         max_attempts: z.number().int().min(1).max(20).optional(),
-        backoff_ms: z.number().int().min(0).max(3_600_000).optional(),
+        // backoffDelay caps any one wait at five minutes; a larger base would be silently cut.
+        backoff_ms: z.number().int().min(0).max(300_000).optional(),
       })
       .optional(),
   }),

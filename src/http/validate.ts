@@ -38,10 +38,13 @@ function parseInput<S extends z.ZodType>(
   throw new AppError(code, `invalid ${where}: ${first.path}: ${first.message}`, { issues });
 }
 
+/** The textual form of a UUID. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** A UUID path parameter; anything else cannot name a row, so it is a 404, not a 400. */
 export function uuidParam(c: Context, name: string, what: string): string {
   const value = c.req.param(name) ?? '';
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) {
+  if (!UUID.test(value)) {
     throw new AppError('not_found', `${what} not found`);
   }
   return value;

@@ -41,11 +41,10 @@ export function webhookRoutes(deps: HttpDeps, state: AppState) {
   };
 
   app.post('/:token', async (c) => {
-    const declared = Number(c.req.header('content-length') ?? 0);
-    if (declared > deps.webhookMaxBytes) throw tooLarge(deps.webhookMaxBytes);
-
     const target = await state.webhookTargets.get(c.req.param('token'));
     if (!target) throw new AppError('not_found', 'no published workflow at this webhook URL');
+    const declared = Number(c.req.header('content-length') ?? 0);
+    if (declared > deps.webhookMaxBytes) throw tooLarge(deps.webhookMaxBytes);
     const { definition } = await versions.get(target.versionId);
     const trigger = triggerNode(definition);
 
@@ -83,9 +82,12 @@ export function webhookRoutes(deps: HttpDeps, state: AppState) {
       triggerNodeId: trigger.id,
       trigger: {
         body: parseBody(body, headers['content-type']),
-        // Credentials and signatures are checked above and never stored with the run.
-        headers: redact(headers),
-        query: Object.fromEntries(url.searchParams),
+        // Credentials and signatures are checked above and never stored with the run, whatever
+        // header a custom hmac-sha256 configuration names.
+        headers: redact(headers, {
+          ...(signature?.header ? { extraKeys: [exactly(signature.header)] } : {}),
+        }),
+        query: redact(Object.fromEntries(url.searchParams)),
       },
       ...(idempotencyKey ? { idempotencyKey } : {}),
     });
@@ -94,6 +96,10 @@ export function webhookRoutes(deps: HttpDeps, state: AppState) {
   });
 
   return app;
+}
+
+function exactly(name: string): RegExp {
+  return new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'i');
 }
 
 function tooLarge(limit: number): AppError {

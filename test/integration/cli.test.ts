@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/db/embedded.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { startReceiver } from '../helpers/receiver.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const cli = (args: string[], env: Record<string, string>) =>
@@ -45,6 +46,66 @@ describe('meshhook CLI against DATABASE_URL', () => {
     // Only a hash is stored.
     const stored = await db.pool.query(`select token_hash::text as h from meshhook.api_keys`);
     expect(stored.rows[0].h).not.toContain(project.api_key);
+  });
+
+  it('finishes the steps in flight on SIGTERM before it exits 0', async () => {
+    const receiver = await startReceiver();
+    receiver.on('/slow', (_req, res) => {
+      setTimeout(() => res.writeHead(200).end('late'), 700);
+    });
+    const port = await freePort();
+    const child = spawn(process.execPath, ['bin/meshhook.js', 'start'], {
+      env: { ...process.env, DATABASE_URL: db.url, PORT: String(port), MESHHOOK_LOG_LEVEL: 'warn' },
+      stdio: 'ignore',
+    });
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      await waitFor(async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.ok, {
+        what: 'readyz',
+      });
+      const { api_key: key } = JSON.parse(
+        cli(['projects', 'create', 'graceful', '--json'], { DATABASE_URL: db.url }).stdout,
+      );
+      const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+      const created: any = await (
+        await fetch(`${url}/api/workflows`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({
+            slug: 'slow',
+            name: 'slow',
+            definition: {
+              nodes: [
+                { id: 'hook', type: 'webhook', config: {} },
+                {
+                  id: 'call',
+                  type: 'http_call',
+                  config: { method: 'GET', url: `${receiver.url}/slow` },
+                },
+              ],
+              edges: [{ from: 'hook', to: 'call' }],
+            },
+          }),
+        })
+      ).json();
+      const published: any = await (
+        await fetch(`${url}/api/workflows/${created.id}/publish`, { method: 'POST', headers })
+      ).json();
+      const accepted: any = await (
+        await fetch(published.webhook.url, { method: 'POST', body: '{}' })
+      ).json();
+      await waitFor(() => receiver.to('/slow').length === 1, { what: 'the step to start' });
+      child.kill('SIGTERM');
+      const [code] = await once(child, 'exit');
+      expect(code).toBe(0);
+      const { rows } = await db.pool.query(`select status from meshhook.runs where id = $1`, [
+        accepted.run_id,
+      ]);
+      expect(rows).toEqual([{ status: 'succeeded' }]);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await receiver.close();
+    }
   });
 
   it('reports every configuration problem at once and exits non-zero', () => {

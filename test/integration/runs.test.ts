@@ -241,10 +241,32 @@ describe('a webhook run', () => {
     expect(line.fields).toEqual({ password: '[REDACTED]', card: '[REDACTED]', note: 'fine' });
     const stored = await mh.db.pool.query(
       `select count(*)::int as n from meshhook.run_logs where run_id = $1
-         and (message || fields::text) ~ '(very-secret-signing-key|hunter2|abc\.def|4242)'`,
+         and (message || fields::text) ~ '(very-secret-signing-key|hunter2|abc[.]def|4242)'`,
       [run.id],
     );
     expect(stored.rows[0].n).toBe(0);
+  });
+
+  it('writes a message that is one placeholder holding an object as JSON text', async () => {
+    const { hook } = await mh.publish(key, 'object-message', {
+      nodes: [
+        { id: 'hook', type: 'webhook', config: {} },
+        { id: 'say', type: 'log', config: { level: 'info', message: '{{ trigger.body }}' } },
+        {
+          id: 'stop',
+          type: 'terminate',
+          config: { status: 'failed', message: '{{ trigger.body }}' },
+        },
+      ],
+      edges: [
+        { from: 'hook', to: 'say' },
+        { from: 'say', to: 'stop' },
+      ],
+    });
+    const run = await mh.finished(key, (await mh.trigger(hook, { a: 1 })).body.run_id);
+    const logs = (await mh.api(key, 'GET', `/api/runs/${run.id}/logs`)).body.items;
+    expect(logs.map((l: any) => l.message)).toEqual(['{"a":1}', '{"a":1}']);
+    expect(run.error.message).toBe('{"a":1}');
   });
 
   it('ends a run failed at a terminate node, with its message as the error', async () => {
@@ -374,7 +396,7 @@ describe('webhook intake', () => {
     const badJson = await mh.trigger(hook, '{"n":');
     expect(badJson.status).toBe(400);
     expect(badJson.body.error.code).toBe('invalid_json');
-    const unknown = await mh.trigger(`${mh.url}/hooks/nope`, {});
+    const unknown = await mh.trigger(`${mh.url}/hooks/nope`, { pad: 'x'.repeat(4096) });
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.code).toBe('not_found');
     expect(await count('runs')).toBe(before);
@@ -387,6 +409,31 @@ describe('webhook intake', () => {
     expect(form.status).toBe(202);
     const run = await mh.finished(key, ((await form.json()) as any).run_id);
     expect(run.trigger.body).toEqual({ a: '1', b: 'two' });
+  });
+
+  it('stores no credentials from the query string or a custom signature header', async () => {
+    const secret = 'shopify-like-secret';
+    const { hook } = await mh.publish(key, 'custom-header', {
+      nodes: [
+        {
+          id: 'hook',
+          type: 'webhook',
+          config: { signature: { scheme: 'hmac-sha256', secret, header: 'X-Shop-Hmac' } },
+        },
+      ],
+      edges: [],
+    });
+    const body = '{"n":1}';
+    const signed = signWebhook({
+      config: { scheme: 'hmac-sha256', secret, header: 'X-Shop-Hmac' },
+      body: Buffer.from(body),
+      now: new Date(),
+    });
+    const accepted = await mh.trigger(`${hook}?token=abc123&shop=demo`, body, signed);
+    expect(accepted.status).toBe(202);
+    const run = await mh.finished(key, accepted.body.run_id);
+    expect(run.trigger.query).toEqual({ token: '[REDACTED]', shop: 'demo' });
+    expect(run.trigger.headers['x-shop-hmac']).toBe('[REDACTED]');
   });
 
   it('does not run an unpublished workflow', async () => {

@@ -225,3 +225,49 @@ describe('request limits', () => {
     expect(response.body.error.code).toBe('payload_too_large');
   });
 });
+
+describe('slugs and cursors at the edges', () => {
+  it('refuses a UUID-shaped slug, and answers 409 to all but one of concurrent creates', async () => {
+    const uuidSlug = await mh.api(key, 'POST', '/api/workflows', {
+      slug: '0b9c2a0e-1f5a-4a43-9d7e-2f0b5d6c7e8f',
+      name: 'x',
+      definition: definition(),
+    });
+    expect(uuidSlug.status).toBe(422);
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        mh.api(key, 'POST', '/api/workflows', {
+          slug: 'racy',
+          name: 'racy',
+          definition: definition(),
+        }),
+      ),
+    );
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409, 409, 409]);
+  });
+
+  it('pages runs created within the same millisecond without skipping any', async () => {
+    const { hook, id } = await mh.publish(key, 'same-ms', definition());
+    const runIds: string[] = [];
+    for (let i = 0; i < 4; i++) runIds.push((await mh.trigger(hook, {})).body.run_id);
+    // Microseconds apart, one millisecond: what a busy intake produces.
+    await mh.db.pool.query(
+      `update meshhook.runs set created_at = '2026-01-01T00:00:00.000100Z'::timestamptz
+         + (array_position($1::uuid[], id) * interval '1 microsecond')
+       where id = any($1::uuid[])`,
+      [runIds],
+    );
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: any = await mh.api(
+        key,
+        'GET',
+        `/api/runs?workflow=${id}&limit=1${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      seen.push(...page.body.items.map((r: any) => r.id));
+      cursor = page.body.next_cursor;
+    } while (cursor);
+    expect(seen).toEqual([...runIds].reverse());
+  });
+});

@@ -6,15 +6,25 @@
 -- Supabase convention); the engine's own work runs as the owner (the service role), which RLS
 -- does not restrict because the tables are not FORCE ROW LEVEL SECURITY.
 
+-- Roles are cluster-wide: another database (or an administrator, for a user without CREATEROLE)
+-- may have created it already, and then neither CREATEROLE nor a new grant is needed.
 do $$
 begin
-  create role meshhook_app nologin;
+  if not exists (select from pg_roles where rolname = 'meshhook_app') then
+    create role meshhook_app nologin;
+  end if;
 exception
-  when duplicate_object then null; -- roles are cluster-wide; another database created it
+  when duplicate_object then null; -- created concurrently by another database's migration
 end
 $$;
 
-grant meshhook_app to current_user;
+do $$
+begin
+  if not pg_has_role(current_user, 'meshhook_app', 'member') then
+    execute format('grant meshhook_app to %I', current_user);
+  end if;
+end
+$$;
 grant usage on schema meshhook to meshhook_app;
 
 create table projects (

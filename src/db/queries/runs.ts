@@ -23,8 +23,8 @@ export interface RunDetail {
   }>;
 }
 
-/** A run in a list. */
-export type RunSummary = Omit<RunDetail, 'steps' | 'trigger'>;
+/** A run in a list; `position` is its place in the list, exact to the microsecond. */
+export type RunSummary = Omit<RunDetail, 'steps' | 'trigger'> & { position?: RunCursor };
 
 interface RunRow {
   id: string;
@@ -37,6 +37,7 @@ interface RunRow {
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
+  position?: string;
 }
 
 const toSummary = (r: RunRow): RunSummary => ({
@@ -49,6 +50,7 @@ const toSummary = (r: RunRow): RunSummary => ({
   createdAt: r.created_at,
   startedAt: r.started_at,
   finishedAt: r.finished_at,
+  ...(r.position ? { position: { createdAt: r.position, id: r.id } } : {}),
 });
 
 /** A run and its steps in the order they started; undefined when not visible. */
@@ -102,7 +104,10 @@ export async function listRuns(
   input: { workflowId?: string; status?: string; limit: number; after?: RunCursor },
 ): Promise<RunSummary[]> {
   const { rows } = await db.query<RunRow>(
-    `select id, project_id, workflow_id, version, status, error, created_at, started_at, finished_at
+    // A JavaScript Date keeps milliseconds; the cursor must keep microseconds or rows created in
+    // the same millisecond as a page's last one would be skipped.
+    `select id, project_id, workflow_id, version, status, error, created_at, started_at, finished_at,
+            to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as position
      from runs
      where ($1::uuid is null or workflow_id = $1::uuid)
        and ($2::text is null or status = $2)

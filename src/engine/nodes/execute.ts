@@ -40,13 +40,14 @@ export async function executeNode(input: Omit<StepInput, 'config'>): Promise<Ste
         message: unknown;
         fields: Record<string, unknown>;
       };
-      input.log.log(node.config.level, String(message), fields);
-      return { kind: 'succeeded', output: { level: node.config.level, message } };
+      const text = asText(message);
+      input.log.log(node.config.level, text, fields);
+      return { kind: 'succeeded', output: { level: node.config.level, message: text } };
     }
     case 'terminate': {
       const rendered = renderTemplate(node.config.message ?? null, context);
       if (!rendered.ok) return failExpression(rendered.error);
-      const message = rendered.value === null ? undefined : String(rendered.value);
+      const message = rendered.value === null ? undefined : asText(rendered.value);
       if (node.config.status === 'failed') {
         input.log.error(message ?? 'run terminated as failed');
       }
@@ -63,6 +64,13 @@ export async function executeNode(input: Omit<StepInput, 'config'>): Promise<Ste
       return executeHttpCall({ ...input, node, config: rendered.value as typeof node.config });
     }
   }
+}
+
+/** A message from a template that may have produced any JSON value. */
+function asText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === null || value === undefined) return '';
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
 
 /** How often a node is executed at most, and the backoff between executions. */

@@ -28,7 +28,11 @@ export async function executeHttpCall(input: StepInput<HttpCallNode>): Promise<S
     };
   }
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(config.headers ?? {})) headers[k.toLowerCase()] = String(v);
+  for (const [k, v] of Object.entries(config.headers ?? {})) {
+    // A header whose template rendered to nothing is left out rather than sent as "null".
+    if (v === null || v === undefined || v === '') continue;
+    headers[k.toLowerCase()] = typeof v === 'object' ? JSON.stringify(v) : String(v);
+  }
   let body: string | undefined;
   if (config.body !== undefined && config.method !== 'GET' && config.method !== 'HEAD') {
     if (typeof config.body === 'string') {

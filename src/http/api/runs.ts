@@ -71,10 +71,7 @@ export function runRoutes(deps: HttpDeps) {
     const last = items.at(-1);
     return c.json({
       items: items.map(runSummaryJson),
-      next_cursor:
-        result.length > query.limit && last
-          ? cursor.encode({ createdAt: last.createdAt.toISOString(), id: last.id })
-          : null,
+      next_cursor: result.length > query.limit && last ? cursor.encode(last.position) : null,
     });
   });
 

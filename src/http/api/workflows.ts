@@ -14,11 +14,13 @@ import { AppError, notFound } from '../app-error.ts';
 import { requireRole } from '../auth.ts';
 import type { AppEnv, AppState, HttpDeps } from '../context.ts';
 import { WORKFLOWS_CHANNEL } from '../webhook-targets.ts';
-import { cursor, readJson, readQuery } from '../validate.ts';
+import { cursor, readJson, readQuery, UUID } from '../validate.ts';
 
 const slugSchema = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, - and _, up to 63 characters');
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, - and _, up to 63 characters')
+  // Workflows are addressed by id or slug in the same URL segment.
+  .refine((slug) => !UUID.test(slug), 'a slug cannot have the shape of a UUID');
 
 const createSchema = z.strictObject({
   slug: slugSchema,
@@ -48,6 +50,9 @@ function checkDefinition(definition: unknown) {
   }
   return result.value;
 }
+
+const slugTaken = (slug: string) =>
+  new AppError('conflict', `a workflow with slug "${slug}" already exists`, { slug });
 
 /** The workflow as the API shows it. */
 export function workflowJson(w: Workflow, publicUrl: string) {
@@ -79,12 +84,14 @@ export function workflowRoutes(deps: HttpDeps, state: AppState) {
     const caller = c.get('caller');
     const workflow = await withTenant(deps.pool, caller.claims, async (db) => {
       const existing = await findWorkflow(db, input.slug);
-      if (existing) {
-        throw new AppError('conflict', `a workflow with slug "${input.slug}" already exists`, {
-          slug: input.slug,
-        });
-      }
-      return createWorkflow(db, { ...input, projectId: caller.projectId });
+      if (existing) throw slugTaken(input.slug);
+      return createWorkflow(db, { ...input, projectId: caller.projectId }).catch(
+        (error: unknown) => {
+          // Two creates of one slug at once: the loser sees the unique index, not the check above.
+          if ((error as { code?: string }).code === '23505') throw slugTaken(input.slug);
+          throw error;
+        },
+      );
     });
     return c.json(workflowJson(workflow, deps.publicUrl), 201);
   });
