@@ -42,6 +42,22 @@ export async function openDatabase(
   return { url: embedded.url, embedded };
 }
 
+/**
+ * Stops accepting connections and gives requests in progress a moment; then closes what is
+ * left, since a log stream stays open until its client leaves and would hold shutdown forever.
+ */
+async function closeServer(server: ServerType): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  const http = server as ServerType & {
+    closeIdleConnections?(): void;
+    closeAllConnections?(): void;
+  };
+  http.closeIdleConnections?.();
+  const timer = setTimeout(() => http.closeAllConnections?.(), 2_000);
+  await closed;
+  clearTimeout(timer);
+}
+
 /** Starts the roles asked for against one database, after applying pending migrations. */
 export async function startProcess(options: {
   config: Config;
@@ -58,7 +74,7 @@ export async function startProcess(options: {
   let worker: Worker | undefined;
   let server: ServerType | undefined;
   const stop = async () => {
-    if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+    if (server) await closeServer(server);
     await worker?.stop({ graceMs: config.MESHHOOK_SHUTDOWN_GRACE_MS });
     await notifier.flush();
     await listener?.close();
