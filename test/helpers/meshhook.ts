@@ -136,3 +136,12 @@ function makeHandle(db: TestDatabase, running: Running): TestMeshHook {
     },
   };
 }
+
+/** A definition whose webhook trigger `hook` leads through the given nodes in order. */
+export function chain(...nodes: Array<{ id: string; type: string; config: unknown }>) {
+  const ids = ['hook', ...nodes.map((n) => n.id)];
+  return {
+    nodes: [{ id: 'hook', type: 'webhook', config: {} }, ...nodes],
+    edges: ids.slice(1).map((to, i) => ({ from: ids[i]!, to })),
+  };
+}

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useMeshHook } from '../helpers/meshhook.ts';
+import { chain, useMeshHook } from '../helpers/meshhook.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -48,9 +48,10 @@ describe('a worker killed with SIGKILL mid-step', () => {
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"done":true}');
     });
-    const { hook } = await mh.publish(key, 'crashy', {
-      nodes: [
-        { id: 'hook', type: 'webhook', config: {} },
+    const { hook } = await mh.publish(
+      key,
+      'crashy',
+      chain(
         {
           id: 'call',
           type: 'http_call',
@@ -61,12 +62,8 @@ describe('a worker killed with SIGKILL mid-step', () => {
           type: 'log',
           config: { level: 'info', message: 'after {{ steps.call.output.status }}' },
         },
-      ],
-      edges: [
-        { from: 'hook', to: 'call' },
-        { from: 'call', to: 'after' },
-      ],
-    });
+      ),
+    );
 
     const first = startWorker();
     const runId = (await mh.trigger(hook, {})).body.run_id;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signWebhook } from '../../src/core/verify-signature.ts';
-import { useMeshHook } from '../helpers/meshhook.ts';
+import { chain, useMeshHook } from '../helpers/meshhook.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 
 const mh = useMeshHook({ env: { MESHHOOK_WEBHOOK_MAX_BYTES: '2048' } });
@@ -107,21 +107,19 @@ describe('a webhook run', () => {
       if (index < 2) res.writeHead(500).end('boom');
       else res.writeHead(200, { 'content-type': 'application/json' }).end('{"third":true}');
     });
-    const { hook } = await mh.publish(key, 'flaky', {
-      nodes: [
-        { id: 'hook', type: 'webhook', config: {} },
-        {
-          id: 'call',
-          type: 'http_call',
-          config: {
-            method: 'GET',
-            url: `${receiver.url}/flaky`,
-            retry: { max_attempts: 3, backoff_ms: 20 },
-          },
+    const { hook } = await mh.publish(
+      key,
+      'flaky',
+      chain({
+        id: 'call',
+        type: 'http_call',
+        config: {
+          method: 'GET',
+          url: `${receiver.url}/flaky`,
+          retry: { max_attempts: 3, backoff_ms: 20 },
         },
-      ],
-      edges: [{ from: 'hook', to: 'call' }],
-    });
+      }),
+    );
     const { body } = await mh.trigger(hook, {});
     const run = await mh.finished(key, body.run_id);
 
@@ -158,21 +156,19 @@ describe('a webhook run', () => {
       seen.push(Date.now());
       res.writeHead(429, { 'retry-after': '1' }).end();
     });
-    const { hook } = await mh.publish(key, 'limited', {
-      nodes: [
-        { id: 'hook', type: 'webhook', config: {} },
-        {
-          id: 'call',
-          type: 'http_call',
-          config: {
-            method: 'GET',
-            url: `${receiver.url}/limited`,
-            retry: { max_attempts: 2, backoff_ms: 1 },
-          },
+    const { hook } = await mh.publish(
+      key,
+      'limited',
+      chain({
+        id: 'call',
+        type: 'http_call',
+        config: {
+          method: 'GET',
+          url: `${receiver.url}/limited`,
+          retry: { max_attempts: 2, backoff_ms: 1 },
         },
-      ],
-      edges: [{ from: 'hook', to: 'call' }],
-    });
+      }),
+    );
     const run = await mh.finished(key, (await mh.trigger(hook, {})).body.run_id);
     expect(run.status).toBe('failed');
     expect(run.error).toMatchObject({ node_id: 'call', type: 'http_4xx' });
@@ -184,22 +180,20 @@ describe('a webhook run', () => {
     receiver.on('/hang', () => {
       // never answers
     });
-    const { hook } = await mh.publish(key, 'hang', {
-      nodes: [
-        { id: 'hook', type: 'webhook', config: {} },
-        {
-          id: 'call',
-          type: 'http_call',
-          config: {
-            method: 'GET',
-            url: `${receiver.url}/hang`,
-            timeout_ms: 150,
-            retry: { max_attempts: 1 },
-          },
+    const { hook } = await mh.publish(
+      key,
+      'hang',
+      chain({
+        id: 'call',
+        type: 'http_call',
+        config: {
+          method: 'GET',
+          url: `${receiver.url}/hang`,
+          timeout_ms: 150,
+          retry: { max_attempts: 1 },
         },
-      ],
-      edges: [{ from: 'hook', to: 'call' }],
-    });
+      }),
+    );
     const started = Date.now();
     const run = await mh.finished(key, (await mh.trigger(hook, {})).body.run_id);
     expect(run.status).toBe('failed');
@@ -248,21 +242,18 @@ describe('a webhook run', () => {
   });
 
   it('writes a message that is one placeholder holding an object as JSON text', async () => {
-    const { hook } = await mh.publish(key, 'object-message', {
-      nodes: [
-        { id: 'hook', type: 'webhook', config: {} },
+    const { hook } = await mh.publish(
+      key,
+      'object-message',
+      chain(
         { id: 'say', type: 'log', config: { level: 'info', message: '{{ trigger.body }}' } },
         {
           id: 'stop',
           type: 'terminate',
           config: { status: 'failed', message: '{{ trigger.body }}' },
         },
-      ],
-      edges: [
-        { from: 'hook', to: 'say' },
-        { from: 'say', to: 'stop' },
-      ],
-    });
+      ),
+    );
     const run = await mh.finished(key, (await mh.trigger(hook, { a: 1 })).body.run_id);
     const logs = (await mh.api(key, 'GET', `/api/runs/${run.id}/logs`)).body.items;
     expect(logs.map((l: any) => l.message)).toEqual(['{"a":1}', '{"a":1}']);
@@ -270,17 +261,15 @@ describe('a webhook run', () => {
   });
 
   it('ends a run failed at a terminate node, with its message as the error', async () => {
-    const { hook } = await mh.publish(key, 'reject', {
-      nodes: [
-        { id: 'hook', type: 'webhook', config: {} },
-        {
-          id: 'stop',
-          type: 'terminate',
-          config: { status: 'failed', message: 'rejected {{ trigger.body.id }}' },
-        },
-      ],
-      edges: [{ from: 'hook', to: 'stop' }],
-    });
+    const { hook } = await mh.publish(
+      key,
+      'reject',
+      chain({
+        id: 'stop',
+        type: 'terminate',
+        config: { status: 'failed', message: 'rejected {{ trigger.body.id }}' },
+      }),
+    );
     const run = await mh.finished(key, (await mh.trigger(hook, { id: 9 })).body.run_id);
     expect(run.status).toBe('failed');
     expect(run.error).toEqual({ node_id: 'stop', type: 'terminated', message: 'rejected 9' });
@@ -292,13 +281,11 @@ describe('a webhook run', () => {
   });
 
   it('fails a run whose expression errors at run time, naming the node', async () => {
-    const { hook } = await mh.publish(key, 'bad-expr', {
-      nodes: [
-        { id: 'hook', type: 'webhook', config: {} },
-        { id: 'calc', type: 'transform', config: { expression: 'abs(trigger.body.word)' } },
-      ],
-      edges: [{ from: 'hook', to: 'calc' }],
-    });
+    const { hook } = await mh.publish(
+      key,
+      'bad-expr',
+      chain({ id: 'calc', type: 'transform', config: { expression: 'abs(trigger.body.word)' } }),
+    );
     const run = await mh.finished(key, (await mh.trigger(hook, { word: 'x' })).body.run_id);
     expect(run.status).toBe('failed');
     expect(run.error).toMatchObject({ node_id: 'calc', type: 'expression_error' });
