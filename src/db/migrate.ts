@@ -70,10 +70,12 @@ export async function migrate(pool: pg.Pool): Promise<number[]> {
   }
 }
 
+let latest: Promise<number> | undefined;
+
 /** Whether every known migration has been applied (for /readyz). */
 export async function isMigrated(db: pg.Pool): Promise<boolean> {
-  const migrations = await loadMigrations();
-  const last = migrations.at(-1)?.id ?? 0;
+  latest ??= loadMigrations().then((migrations) => migrations.at(-1)?.id ?? 0);
+  const last = await latest;
   const { rows } = await db.query<{ ok: boolean }>(
     `select exists (select 1 from meshhook.migrations where id = $1) as ok`,
     [last],

@@ -10,6 +10,24 @@ import type { AppEnv, HttpDeps } from './context.ts';
 import { WebhookTargets } from './webhook-targets.ts';
 import { webhookRoutes } from './webhook.ts';
 
+/**
+ * Connection failures and server shutdowns: the request did nothing and can be retried, which
+ * a 503 says and a 500 does not.
+ */
+function isDatabaseUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string') return false;
+  return (
+    code.startsWith('08') || // connection exceptions
+    code === '57P01' || // admin shutdown
+    code === '57P02' || // crash shutdown
+    code === '57P03' || // cannot connect now
+    code === 'ECONNREFUSED' ||
+    code === 'ECONNRESET' ||
+    code === 'ETIMEDOUT'
+  );
+}
+
 /** Largest /api request body: a definition of 500 nodes fits with room to spare. */
 const API_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -22,9 +40,19 @@ export function createApp(deps: HttpDeps): Hono<AppEnv> {
 
   app.onError((error, c) => {
     if (error instanceof AppError) return c.json(error.toJSON(), error.status);
+    // The route pattern, not the path: a webhook path holds its URL's secret token.
+    const where = { method: c.req.method, route: c.req.routePath };
+    if (isDatabaseUnavailable(error)) {
+      deps.log.warn('database unavailable', { ...where, error: String(error) });
+      c.header('retry-after', '5');
+      const unavailable = new AppError(
+        'service_unavailable',
+        'the database is unavailable; retry shortly',
+      );
+      return c.json(unavailable.toJSON(), 503);
+    }
     deps.log.error('unhandled error in request', {
-      method: c.req.method,
-      path: c.req.path,
+      ...where,
       error: error instanceof Error ? (error.stack ?? error.message) : String(error),
     });
     return c.json(new AppError('internal', 'internal error').toJSON(), 500);
