@@ -4,6 +4,14 @@ import { createRedactor } from '../core/redact.ts';
 import { findWorkflowVersion } from '../db/queries/workflows.ts';
 import type { LineRedactor } from './run-logger.ts';
 
+/** A published version that no longer validates: its runs fail instead of being retried. */
+export class UnrunnableVersionError extends Error {
+  constructor(versionId: string, reason: string) {
+    super(`workflow version ${versionId} cannot run: ${reason}`);
+    this.name = 'UnrunnableVersionError';
+  }
+}
+
 /** A published version, ready to execute. */
 export interface LoadedVersion {
   definition: Definition;
@@ -43,7 +51,10 @@ export class DefinitionCache {
     const row = await findWorkflowVersion(this.#pool, versionId);
     if (!row) throw new Error(`workflow version ${versionId} not found`);
     const valid = validateDefinition(row.definition);
-    if (!valid.ok) throw new Error(`workflow version ${versionId} does not validate`);
+    if (!valid.ok) {
+      const first = valid.error[0]!;
+      throw new UnrunnableVersionError(versionId, `${first.path}: ${first.message}`);
+    }
     return {
       definition: valid.value,
       redactor: createRedactor({ secrets: secretsOf(valid.value) }),

@@ -9,14 +9,14 @@ import {
   renewLeases,
   type ClaimedJob,
 } from '../db/queries/step-jobs.ts';
-import { DefinitionCache } from './definitions.ts';
+import { DefinitionCache, UnrunnableVersionError } from './definitions.ts';
 import type { Listener } from './listener.ts';
 import type { Notifier } from './notifier.ts';
 import { executeNode, retryPolicy } from './nodes/execute.ts';
 import type { StepOutcome } from './nodes/types.ts';
 import type { ProcessLog } from './process-log.ts';
 import { RunLogger } from './run-logger.ts';
-import { LeaseLostError } from './settle-step.ts';
+import { LeaseLostError, type StepResult } from './settle-step.ts';
 import { Settler } from './settler.ts';
 
 /** Tuning of a worker; every duration in milliseconds. */
@@ -234,9 +234,29 @@ export class Worker {
   }
 
   async #run(job: ClaimedJob, signal: AbortSignal): Promise<void> {
-    const { definition, redactor } = await this.#definitions.get(job.versionId);
-    const node = definition.nodes.find((n) => n.id === job.nodeId);
-    if (!node) throw new Error(`node ${job.nodeId} is not in version ${job.versionId}`);
+    const loaded = await this.#definitions.get(job.versionId).catch((error: unknown) => {
+      if (error instanceof UnrunnableVersionError) return error;
+      throw error; // a database error: the lease expires and the step is retaken
+    });
+    const node =
+      loaded instanceof UnrunnableVersionError
+        ? undefined
+        : loaded.definition.nodes.find((n) => n.id === job.nodeId);
+    if (loaded instanceof UnrunnableVersionError || !node) {
+      // Retaking the step would fail the same way forever: fail the run once, saying why.
+      const message =
+        loaded instanceof UnrunnableVersionError
+          ? loaded.message
+          : `node ${job.nodeId} is not in workflow version ${job.versionId}`;
+      await this.#settle(job, {
+        definition: { nodes: [], edges: [] },
+        outcome: { kind: 'failed', error: { type: 'internal', message }, retryable: false },
+        policy: { maxAttempts: 1, backoffMs: 0 },
+        logs: [],
+      });
+      return;
+    }
+    const { definition, redactor } = loaded;
     const log = new RunLogger({ nodeId: job.nodeId, redactor });
     const policy = retryPolicy(node);
 
@@ -257,13 +277,12 @@ export class Worker {
       outcome = await this.#executeWithTimeout(job, node, log, signal);
     }
     if (signal.aborted) return; // lease lost or shutting down: someone else settles the step
-    const settled = await this.#settler.settle({
-      job,
-      definition,
-      outcome,
-      policy,
-      logs: log.lines,
-    });
+    await this.#settle(job, { definition, outcome, policy, logs: log.lines });
+  }
+
+  /** Commits a step's outcome, announces what it changed and runs the successors handed over. */
+  async #settle(job: ClaimedJob, result: Omit<StepResult, 'job'>): Promise<void> {
+    const settled = await this.#settler.settle({ job, ...result });
     const { notifier } = this.#o;
     if (settled.lastLogId) {
       notifier.logs({ projectId: job.projectId, runId: job.runId, lastId: settled.lastLogId });

@@ -2,7 +2,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { validateDefinition, type Definition } from '../../src/core/definition.ts';
 import { claimStepJobs } from '../../src/db/queries/step-jobs.ts';
 import { retryPolicy } from '../../src/engine/nodes/execute.ts';
+import { createListener } from '../../src/engine/listener.ts';
+import { Notifier } from '../../src/engine/notifier.ts';
+import { silentLog } from '../../src/engine/process-log.ts';
 import { LeaseLostError, settleStep } from '../../src/engine/settle-step.ts';
+import { Worker } from '../../src/engine/worker.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { useMeshHook } from '../helpers/meshhook.ts';
 
 // No workers: the test drives the queue itself.
@@ -91,5 +96,44 @@ describe('the step queue', () => {
       { node_id: 'hook', status: 'succeeded' },
       { node_id: 'say', status: 'queued' },
     ]);
+  });
+});
+
+describe('a published version that no longer validates', () => {
+  it('fails its run once with an internal error instead of retaking the step forever', async () => {
+    const { hook, id } = await mh.publish(key, 'rotten', raw);
+    const runId = (await mh.trigger(hook, {})).body.run_id;
+    // As a future release with stricter rules would see it: the stored version is invalid.
+    await mh.db.pool.query(
+      `alter table meshhook.workflow_versions disable trigger workflow_versions_immutable`,
+    );
+    await mh.db.pool.query(
+      `update meshhook.workflow_versions set definition = '{"nodes":[],"edges":[]}' where workflow_id = $1`,
+      [id],
+    );
+    await mh.db.pool.query(
+      `alter table meshhook.workflow_versions enable trigger workflow_versions_immutable`,
+    );
+
+    const listener = await createListener({ connectionString: mh.db.url });
+    const worker = new Worker({
+      pool: mh.db.pool,
+      listener,
+      notifier: new Notifier(mh.db.pool),
+      log: silentLog,
+      pollIntervalMs: 100,
+    });
+    worker.start();
+    try {
+      const run = await waitFor(async () => {
+        const r = await mh.api(key, 'GET', `/api/runs/${runId}`);
+        return r.body.status === 'failed' ? r.body : undefined;
+      });
+      expect(run.error).toMatchObject({ node_id: 'hook', type: 'internal' });
+      expect(run.error.message).toContain('cannot run');
+    } finally {
+      await worker.stop({ graceMs: 1000 });
+      await listener.close();
+    }
   });
 });
