@@ -2,7 +2,9 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
 import { createPool, withTransaction } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
-import { createApiKey, createProject } from './db/queries/projects.ts';
+import { hashPassword, PASSWORD_LIMITS } from './core/password.ts';
+import { addMember, findUserForLogin, insertUser } from './db/queries/accounts.ts';
+import { createApiKey, createProject, type ProjectRole } from './db/queries/projects.ts';
 import { createProcessLog } from './engine/process-log.ts';
 import { openDatabase, startProcess, type Roles } from './server.ts';
 
@@ -15,6 +17,10 @@ Commands:
   migrate                    apply pending database migrations and exit
   projects create NAME [--json]
                              create a project and an admin API key (shown once)
+  users create EMAIL [--project ID] [--role ROLE] [--json]
+                             create a user; the password is read from standard input
+                             (or MESHHOOK_USER_PASSWORD); with --project, add them to it
+                             (role owner, admin, member or viewer; default member)
 
 Configuration is read from the environment; see docs/configuration.md.`;
 
@@ -29,7 +35,12 @@ export async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+      project: { type: 'string' },
+      role: { type: 'string' },
+    },
   });
   const [command, ...rest] = positionals;
   if (values.help || !command) {
@@ -103,8 +114,59 @@ export async function main(argv: string[]): Promise<number> {
     });
   }
 
+  if (command === 'users' && rest[0] === 'create') {
+    const email = rest[1]?.trim();
+    const role = values.role ?? 'member';
+    if (!email || rest.length > 2 || !['owner', 'admin', 'member', 'viewer'].includes(role)) {
+      console.error('Usage: meshhook users create EMAIL [--project ID] [--role ROLE] [--json]');
+      return 2;
+    }
+    const password =
+      process.env.MESHHOOK_USER_PASSWORD ?? (await readStdin()).replace(/\r?\n$/, '');
+    if (password.length < PASSWORD_LIMITS.min || password.length > PASSWORD_LIMITS.max) {
+      console.error(
+        `the password must be ${PASSWORD_LIMITS.min} to ${PASSWORD_LIMITS.max} characters (read from standard input or MESHHOOK_USER_PASSWORD)`,
+      );
+      return 2;
+    }
+    const passwordHash = await hashPassword(password);
+    return withDatabase(config, log, async (pool) => {
+      await migrate(pool);
+      const user = await withTransaction(pool, async (db) => {
+        if (await findUserForLogin(db, email)) return undefined;
+        const created = await insertUser(db, { email, passwordHash });
+        if (values.project) {
+          await addMember(db, {
+            projectId: values.project,
+            userId: created.id,
+            role: role as ProjectRole,
+          });
+        }
+        return created;
+      });
+      if (!user) {
+        console.error(`a user with the address ${email} exists already`);
+        return 1;
+      }
+      console.log(values.json ? JSON.stringify(user) : `Created user ${user.email} (${user.id}).`);
+      return 0;
+    });
+  }
+
   console.error(`unknown command: ${positionals.join(' ')}\n\n${USAGE}`);
   return 2;
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) {
+    process.stderr.write('Password (the input is shown; prefer piping it in): ');
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+    if (process.stdin.isTTY && String(chunk).includes('\n')) break;
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function describe(error: unknown): string {

@@ -8,6 +8,12 @@ export type ErrorCode =
   | 'invalid_definition'
   | 'unauthorized'
   | 'forbidden'
+  | 'csrf_failed'
+  | 'project_required'
+  | 'invalid_credentials'
+  | 'signup_closed'
+  | 'rate_limited'
+  | 'not_published'
   | 'not_found'
   | 'conflict'
   | 'payload_too_large'
@@ -26,6 +32,12 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   invalid_definition: 422,
   unauthorized: 401,
   forbidden: 403,
+  csrf_failed: 403,
+  project_required: 400,
+  invalid_credentials: 401,
+  signup_closed: 409,
+  rate_limited: 429,
+  not_published: 409,
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,

@@ -5,8 +5,11 @@ import { runLogRoutes } from './api/logs.ts';
 import { runRoutes } from './api/runs.ts';
 import { workflowRoutes } from './api/workflows.ts';
 import { AppError } from './app-error.ts';
-import { requireApiKey } from './auth.ts';
+import { authRoutes } from './api/auth.ts';
+import { projectRoutes } from './api/projects.ts';
+import { authenticate, requireProject } from './auth.ts';
 import type { AppEnv, HttpDeps } from './context.ts';
+import { createRunIntake } from './run-intake.ts';
 import { WebhookTargets } from './webhook-targets.ts';
 import { webhookRoutes } from './webhook.ts';
 
@@ -68,7 +71,10 @@ export function createApp(deps: HttpDeps): Hono<AppEnv> {
     return c.json({ status: 'ready' });
   });
 
-  const state = { webhookTargets: new WebhookTargets(deps.pool, deps.listener) };
+  const state = {
+    webhookTargets: new WebhookTargets(deps.pool, deps.listener),
+    intake: createRunIntake(deps),
+  };
   app.route('/hooks', webhookRoutes(deps, state));
 
   const api = new Hono<AppEnv>();
@@ -87,7 +93,11 @@ export function createApp(deps: HttpDeps): Hono<AppEnv> {
       },
     }),
   );
-  api.use('*', requireApiKey(deps));
+  api.route('/auth', authRoutes(deps));
+  api.use('*', authenticate(deps));
+  api.route('/projects', projectRoutes(deps));
+  api.use('/workflows/*', requireProject);
+  api.use('/runs/*', requireProject);
   api.route('/workflows', workflowRoutes(deps, state));
   api.route('/runs', runRoutes(deps));
   api.route('/runs', runLogRoutes(deps));

@@ -1,32 +1,125 @@
-import type { MiddlewareHandler } from 'hono';
-import { authenticateApiKey } from '../db/queries/projects.ts';
+import { timingSafeEqual } from 'node:crypto';
+import type { Context, MiddlewareHandler } from 'hono';
+import { getCookie } from 'hono/cookie';
+import { findMembership, findSession } from '../db/queries/accounts.ts';
+import { authenticateApiKey, type ProjectRole } from '../db/queries/projects.ts';
 import { AppError } from './app-error.ts';
-import type { AppEnv, HttpDeps } from './context.ts';
+import type { AppEnv, Caller, HttpDeps } from './context.ts';
+import { UUID } from './validate.ts';
 
-/** Resolves `Authorization: Bearer <api key>` into the caller's claims, or answers 401. */
-export function requireApiKey(deps: HttpDeps): MiddlewareHandler<AppEnv> {
+/** The session cookie's name. */
+export const SESSION_COOKIE = 'meshhook_session';
+/** How long a session lives without use; every use extends it. */
+export const SESSION_TTL_MS = 14 * 24 * 3600 * 1000;
+/** The header a browser session names its project with. */
+export const PROJECT_HEADER = 'meshhook-project';
+/** The header carrying the session's CSRF token on state-changing requests. */
+export const CSRF_HEADER = 'x-csrf-token';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Resolves the caller: `Authorization: Bearer <api key>` for scripts, the session cookie for the
+ * browser. A session's state-changing request must carry its CSRF token and, when the browser
+ * says where it comes from, come from this origin. Answers 401 when there is neither.
+ */
+export function authenticate(deps: HttpDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const header = c.req.header('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match)
-      throw new AppError('unauthorized', 'send an API key as "Authorization: Bearer <key>"');
-    const key = await authenticateApiKey(deps.pool, match[1]!);
-    if (!key) throw new AppError('unauthorized', 'the API key is unknown or revoked');
-    c.set('caller', {
-      claims: { key_id: key.id, role: key.role },
-      projectId: key.projectId,
-      role: key.role,
-    });
-    await next();
+    const header = c.req.header('authorization');
+    if (header !== undefined) {
+      const match = /^Bearer\s+(\S+)$/i.exec(header);
+      if (!match)
+        throw new AppError('unauthorized', 'send an API key as "Authorization: Bearer <key>"');
+      const key = await authenticateApiKey(deps.pool, match[1]!);
+      if (!key) throw new AppError('unauthorized', 'the API key is unknown or revoked');
+      c.set('caller', {
+        kind: 'api_key',
+        keyId: key.id,
+        claims: { key_id: key.id, role: key.role },
+        projectId: key.projectId,
+        role: key.role,
+      });
+      return next();
+    }
+
+    const token = getCookie(c, SESSION_COOKIE);
+    const session = token
+      ? await findSession(deps.pool, { token, ttlMs: SESSION_TTL_MS })
+      : undefined;
+    if (!session) {
+      throw new AppError(
+        'unauthorized',
+        'sign in, or send an API key as "Authorization: Bearer <key>"',
+      );
+    }
+    if (!SAFE_METHODS.has(c.req.method)) checkCsrf(c, session.csrfToken, deps.publicUrl);
+
+    const caller: Caller = {
+      kind: 'session',
+      userId: session.userId,
+      claims: { sub: session.userId },
+      session: { email: session.email, csrfToken: session.csrfToken },
+    };
+    const project = c.req.header(PROJECT_HEADER);
+    if (project !== undefined) {
+      const role = UUID.test(project)
+        ? await findMembership(deps.pool, { userId: session.userId, projectId: project })
+        : undefined;
+      if (!role) throw new AppError('not_found', 'project not found');
+      caller.projectId = project;
+      caller.role = role;
+      caller.claims = { sub: session.userId, project_id: project };
+    }
+    c.set('caller', caller);
+    return next();
   };
 }
 
-const RANK = { viewer: 0, member: 1, admin: 2, owner: 3 } as const;
+function checkCsrf(c: Context, expected: string, publicUrl: string): void {
+  const origin = c.req.header('origin');
+  if (
+    origin !== undefined &&
+    origin !== new URL(c.req.url).origin &&
+    origin !== new URL(publicUrl).origin
+  ) {
+    throw new AppError('csrf_failed', 'cross-site request refused');
+  }
+  const sent = Buffer.from(c.req.header(CSRF_HEADER) ?? '');
+  const wanted = Buffer.from(expected);
+  if (sent.length !== wanted.length || !timingSafeEqual(sent, wanted)) {
+    throw new AppError(
+      'csrf_failed',
+      `state-changing requests need the session's ${CSRF_HEADER} header`,
+    );
+  }
+}
+
+/** For routes that act in one project: a browser session must name it. */
+export const requireProject: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (!c.get('caller').projectId) {
+    throw new AppError('project_required', `name the project in the ${PROJECT_HEADER} header`);
+  }
+  await next();
+};
+
+/** The project of a request that passed requireProject. */
+export function projectOf(c: Context<AppEnv>): string {
+  const projectId = c.get('caller').projectId;
+  if (!projectId)
+    throw new AppError('project_required', `name the project in the ${PROJECT_HEADER} header`);
+  return projectId;
+}
+
+const RANK: Record<ProjectRole, number> = { viewer: 1, member: 2, admin: 3, owner: 4 };
+
+/** Whether a role is at least another. */
+export const atLeast = (role: ProjectRole | undefined, min: ProjectRole): boolean =>
+  role !== undefined && RANK[role] >= RANK[min];
 
 /** Refuses callers whose role is below `min` (viewers read; members run and edit workflows). */
-export function requireRole(min: keyof typeof RANK): MiddlewareHandler<AppEnv> {
+export function requireRole(min: ProjectRole): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    if (RANK[c.get('caller').role] < RANK[min]) {
+    if (!atLeast(c.get('caller').role, min)) {
       throw new AppError('forbidden', `this action needs the ${min} role or above`);
     }
     await next();

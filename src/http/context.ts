@@ -4,6 +4,7 @@ import type { ProjectRole } from '../db/queries/projects.ts';
 import type { Listener } from '../engine/listener.ts';
 import type { Notifier } from '../engine/notifier.ts';
 import type { ProcessLog } from '../engine/process-log.ts';
+import type { RunIntake } from './run-intake.ts';
 import type { WebhookTargets } from './webhook-targets.ts';
 
 /** What the HTTP layer needs from the process. */
@@ -24,13 +25,21 @@ export interface HttpDeps {
 /** What the app builds once and its routes share. */
 export interface AppState {
   webhookTargets: WebhookTargets;
+  intake: RunIntake;
 }
 
 /** The authenticated caller of an /api request. */
 export interface Caller {
+  kind: 'api_key' | 'session';
+  /** What RLS sees: the key, or the user and the project the request names. */
   claims: Claims;
-  projectId: string;
-  role: ProjectRole;
+  keyId?: string;
+  userId?: string;
+  /** The project the request acts in: the key's, or the one a session names. */
+  projectId?: string;
+  /** The caller's role in that project. */
+  role?: ProjectRole;
+  session?: { email: string; csrfToken: string };
 }
 
 /** Hono environment of the app. */

@@ -2,14 +2,6 @@ import { Hono } from 'hono';
 import { triggerNode } from '../core/definition.ts';
 import { redact } from '../core/redact.ts';
 import { verifySignature } from '../core/verify-signature.ts';
-import {
-  enqueueIdempotentRun,
-  enqueueRuns,
-  type IdentifiedRun,
-  type NewRun,
-} from '../db/queries/intake.ts';
-import { Batcher } from '../engine/batcher.ts';
-import { DefinitionCache } from '../engine/definitions.ts';
 import { AppError } from './app-error.ts';
 import type { AppEnv, AppState, HttpDeps } from './context.ts';
 
@@ -22,31 +14,13 @@ const MAX_IDEMPOTENCY_KEY = 255;
  */
 export function webhookRoutes(deps: HttpDeps, state: AppState) {
   const app = new Hono<AppEnv>();
-  const versions = new DefinitionCache(deps.pool);
-  // Webhooks without an idempotency key are stored in batches: concurrent deliveries share one
-  // statement and one commit, and each is answered once the commit holding it is durable.
-  const intake = new Batcher<IdentifiedRun, void>({
-    write: async (runs) => {
-      await enqueueRuns(deps.pool, runs);
-      return runs.map(() => undefined);
-    },
-  });
-  const store = async (run: NewRun): Promise<{ runId: string; created: boolean }> => {
-    if (run.idempotencyKey !== undefined) {
-      return enqueueIdempotentRun(deps.pool, { ...run, idempotencyKey: run.idempotencyKey });
-    }
-    const runId = crypto.randomUUID();
-    await intake.add({ ...run, runId });
-    return { runId, created: true };
-  };
 
   app.post('/:token', async (c) => {
     const target = await state.webhookTargets.get(c.req.param('token'));
     if (!target) throw new AppError('not_found', 'no published workflow at this webhook URL');
     const declared = Number(c.req.header('content-length') ?? 0);
     if (declared > deps.webhookMaxBytes) throw tooLarge(deps.webhookMaxBytes);
-    const { definition } = await versions.get(target.versionId);
-    const trigger = triggerNode(definition);
+    const trigger = triggerNode(await state.intake.definition(target));
 
     const body = await readBody(c.req.raw, deps.webhookMaxBytes);
     const headers: Record<string, string> = {};
@@ -77,9 +51,8 @@ export function webhookRoutes(deps: HttpDeps, state: AppState) {
     }
 
     const url = new URL(c.req.url);
-    const { runId, created } = await store({
+    const { runId, created } = await state.intake.start({
       target,
-      triggerNodeId: trigger.id,
       trigger: {
         body: parseBody(body, headers['content-type']),
         // Credentials and signatures are checked above and never stored with the run, whatever
@@ -91,7 +64,6 @@ export function webhookRoutes(deps: HttpDeps, state: AppState) {
       },
       ...(idempotencyKey ? { idempotencyKey } : {}),
     });
-    if (created) deps.notifier.jobs();
     return c.json({ run_id: runId, ...(created ? {} : { replayed: true }) }, 202);
   });
 

@@ -37,7 +37,12 @@ export interface TestMeshHook {
  * database is kept when a test failed, for inspection.
  */
 export function useMeshHook(
-  options: { roles?: Roles; env?: Record<string, string> } = {},
+  options: {
+    roles?: Roles;
+    env?: Record<string, string>;
+    /** Receives the process log's lines, to assert what is (never) logged. */
+    logLines?: string[];
+  } = {},
 ): TestMeshHook {
   let failed = false;
   const handle = {} as TestMeshHook;
@@ -50,7 +55,12 @@ export function useMeshHook(
       MESHHOOK_POLL_INTERVAL_MS: '1000',
       ...options.env,
     });
-    const log = process.env.MESHHOOK_TEST_LOG ? createProcessLog({ level: 'debug' }) : silentLog;
+    const lines = options.logLines;
+    const log = lines
+      ? createProcessLog({ level: 'debug', sink: (line) => lines.push(line) })
+      : process.env.MESHHOOK_TEST_LOG
+        ? createProcessLog({ level: 'debug' })
+        : silentLog;
     const running = await startProcess({
       config,
       roles: options.roles ?? { web: true, worker: true },

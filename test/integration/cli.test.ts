@@ -120,6 +120,68 @@ describe('meshhook CLI against DATABASE_URL', () => {
       expect(result.stderr).toContain(key);
   });
 
+  it('users create adds a user with a hashed password, and a member with --project', async () => {
+    const project = JSON.parse(
+      cli(['projects', 'create', 'Team', '--json'], { DATABASE_URL: db.url }).stdout,
+    );
+    const result = spawnSync(
+      process.execPath,
+      [
+        'bin/meshhook.js',
+        'users',
+        'create',
+        'dev@example.com',
+        '--project',
+        project.id,
+        '--role',
+        'admin',
+        '--json',
+      ],
+      {
+        env: { ...process.env, DATABASE_URL: db.url },
+        input: 'a long enough password\n',
+        encoding: 'utf8',
+      },
+    );
+    expect(result.status).toBe(0);
+    const user = JSON.parse(result.stdout.trim());
+    expect(user).toEqual({ id: expect.any(String), email: 'dev@example.com' });
+    const { rows } = await db.pool.query(
+      `select u.password_hash, m.role from meshhook.users u
+       join meshhook.project_members m on m.user_id = u.id where u.id = $1`,
+      [user.id],
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0].role).toBe('admin');
+    expect(rows[0].password_hash).toMatch(/^scrypt\$32768\$8\$1\$/);
+    expect(rows[0].password_hash).not.toContain('a long enough password');
+
+    const again = spawnSync(
+      process.execPath,
+      ['bin/meshhook.js', 'users', 'create', 'DEV@example.com'],
+      {
+        env: {
+          ...process.env,
+          DATABASE_URL: db.url,
+          MESHHOOK_USER_PASSWORD: 'a long enough password',
+        },
+        encoding: 'utf8',
+      },
+    );
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain('exists already');
+    const short = spawnSync(
+      process.execPath,
+      ['bin/meshhook.js', 'users', 'create', 'x@example.com'],
+      {
+        env: { ...process.env, DATABASE_URL: db.url },
+        input: 'short\n',
+        encoding: 'utf8',
+      },
+    );
+    expect(short.status).toBe(2);
+  });
+
   it('answers usage errors with exit code 2', () => {
     expect(cli(['frobnicate'], {}).status).toBe(2);
     expect(cli(['projects', 'create'], { DATABASE_URL: db.url }).status).toBe(2);

@@ -92,3 +92,53 @@ export async function authenticateApiKey(db: Queryable, key: string): Promise<Ap
     prefix: row.token_prefix,
   };
 }
+
+/** An API key as its project's admins see it; never the hash. */
+export interface ApiKeyInfo {
+  id: string;
+  name: string;
+  role: ProjectRole;
+  prefix: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+/** The project's API keys, newest first (tenant, admins). */
+export async function listApiKeys(db: Queryable, projectId: string): Promise<ApiKeyInfo[]> {
+  const { rows } = await db.query<{
+    id: string;
+    name: string;
+    role: ProjectRole;
+    token_prefix: string;
+    created_at: Date;
+    last_used_at: Date | null;
+    revoked_at: Date | null;
+  }>(
+    `select id, name, role, token_prefix, created_at, last_used_at, revoked_at
+     from api_keys where project_id = $1::uuid order by created_at desc, id`,
+    [projectId],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    role: r.role,
+    prefix: r.token_prefix,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+    revokedAt: r.revoked_at,
+  }));
+}
+
+/** Revokes a key (tenant, admins); false when there is no such live key. */
+export async function revokeApiKey(
+  db: Queryable,
+  input: { projectId: string; keyId: string },
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update api_keys set revoked_at = now()
+     where project_id = $1::uuid and id = $2::uuid and revoked_at is null`,
+    [input.projectId, input.keyId],
+  );
+  return rowCount === 1;
+}

@@ -87,18 +87,38 @@ export async function findWorkflow(db: Queryable, idOrSlug: string): Promise<Wor
   return rows[0] && toWorkflow(rows[0]);
 }
 
-/** Workflows visible to the caller, by slug, after the cursor slug. */
+/** The newest run of a workflow, as lists show it. */
+export interface LastRun {
+  id: string;
+  status: string;
+  createdAt: Date;
+}
+
+/** Workflows visible to the caller with their newest run, by slug, after the cursor slug. */
 export async function listWorkflows(
   db: Queryable,
   input: { limit: number; afterSlug?: string },
-): Promise<Workflow[]> {
-  const { rows } = await db.query<WorkflowRow>(
-    `select ${COLUMNS} from workflows
-     where $1::text is null or slug > $1
-     order by slug limit $2`,
+): Promise<Array<Workflow & { lastRun: LastRun | null }>> {
+  const { rows } = await db.query<
+    WorkflowRow & { last_run_id: string | null; last_run_status: string; last_run_at: Date }
+  >(
+    `select ${COLUMNS.replace(/(\w+)/g, 'w.$1')},
+            r.id as last_run_id, r.status as last_run_status, r.created_at as last_run_at
+     from workflows w
+     left join lateral (
+       select id, status, created_at from runs
+       where runs.workflow_id = w.id order by created_at desc, id desc limit 1
+     ) r on true
+     where $1::text is null or w.slug > $1
+     order by w.slug limit $2`,
     [input.afterSlug ?? null, input.limit],
   );
-  return rows.map(toWorkflow);
+  return rows.map((row) => ({
+    ...toWorkflow(row),
+    lastRun: row.last_run_id
+      ? { id: row.last_run_id, status: row.last_run_status, createdAt: row.last_run_at }
+      : null,
+  }));
 }
 
 /**

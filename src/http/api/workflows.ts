@@ -11,7 +11,7 @@ import {
   type Workflow,
 } from '../../db/queries/workflows.ts';
 import { AppError, notFound } from '../app-error.ts';
-import { requireRole } from '../auth.ts';
+import { projectOf, requireRole } from '../auth.ts';
 import type { AppEnv, AppState, HttpDeps } from '../context.ts';
 import { WORKFLOWS_CHANNEL } from '../webhook-targets.ts';
 import { cursor, readJson, readQuery, UUID } from '../validate.ts';
@@ -85,13 +85,11 @@ export function workflowRoutes(deps: HttpDeps, state: AppState) {
     const workflow = await withTenant(deps.pool, caller.claims, async (db) => {
       const existing = await findWorkflow(db, input.slug);
       if (existing) throw slugTaken(input.slug);
-      return createWorkflow(db, { ...input, projectId: caller.projectId }).catch(
-        (error: unknown) => {
-          // Two creates of one slug at once: the loser sees the unique index, not the check above.
-          if ((error as { code?: string }).code === '23505') throw slugTaken(input.slug);
-          throw error;
-        },
-      );
+      return createWorkflow(db, { ...input, projectId: projectOf(c) }).catch((error: unknown) => {
+        // Two creates of one slug at once: the loser sees the unique index, not the check above.
+        if ((error as { code?: string }).code === '23505') throw slugTaken(input.slug);
+        throw error;
+      });
     });
     return c.json(workflowJson(workflow, deps.publicUrl), 201);
   });
@@ -105,7 +103,14 @@ export function workflowRoutes(deps: HttpDeps, state: AppState) {
     const items = rows.slice(0, query.limit);
     const more = rows.length > query.limit;
     return c.json({
-      items: items.map((w) => workflowJson(w, deps.publicUrl)),
+      items: items.map((w) => ({
+        ...workflowJson(w, deps.publicUrl),
+        last_run: w.lastRun && {
+          id: w.lastRun.id,
+          status: w.lastRun.status,
+          created_at: w.lastRun.createdAt.toISOString(),
+        },
+      })),
       next_cursor: more ? cursor.encode(items.at(-1)!.slug) : null,
     });
   });
@@ -149,6 +154,34 @@ export function workflowRoutes(deps: HttpDeps, state: AppState) {
       },
       201,
     );
+  });
+
+  // Starts a run as a delivery would, without a signature: the server is the sender. Lets the
+  // UI (and scripts) try a published workflow without crafting a signed request.
+  app.post('/:id/test-event', requireRole('member'), async (c) => {
+    const input =
+      c.req.header('content-length') === '0' || !c.req.header('content-type')
+        ? { body: {} }
+        : await readJson(c, z.strictObject({ body: z.unknown().optional() }));
+    const workflow = await withTenant(deps.pool, c.get('caller').claims, (db) =>
+      findWorkflow(db, c.req.param('id')),
+    );
+    if (!workflow) throw notFound('workflow');
+    const target =
+      workflow.publishedVersion === null
+        ? undefined
+        : await state.webhookTargets.get(workflow.webhookToken);
+    if (!target)
+      throw new AppError('not_published', 'publish the workflow before sending it events');
+    const { runId } = await state.intake.start({
+      target,
+      trigger: {
+        body: input.body ?? {},
+        headers: { 'content-type': 'application/json', 'x-meshhook-test-event': 'true' },
+        query: {},
+      },
+    });
+    return c.json({ run_id: runId }, 202);
   });
 
   return app;
