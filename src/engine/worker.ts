@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type pg from 'pg';
+import { sweepExpired } from '../db/queries/housekeeping.ts';
 import { JOBS_CHANNEL } from '../db/queries/intake.ts';
 import {
   claimStepJobs,
@@ -35,6 +36,8 @@ export interface WorkerOptions {
   stepTimeoutMs?: number;
   /** After this many expired leases on one step, it fails instead of being retaken. */
   maxRecoveries?: number;
+  /** How often expired sessions, throttle windows and idempotency keys are swept. */
+  housekeepingIntervalMs?: number;
   workerId?: string;
 }
 
@@ -65,6 +68,7 @@ export class Worker {
   #timerAt = Infinity;
   #dueCheckedAt = 0;
   #heartbeat: NodeJS.Timeout | undefined;
+  #housekeeping: NodeJS.Timeout | undefined;
   #unlisten: Array<() => void> = [];
 
   constructor(options: WorkerOptions) {
@@ -75,6 +79,7 @@ export class Worker {
       pollIntervalMs: 5_000,
       stepTimeoutMs: 300_000,
       maxRecoveries: 3,
+      housekeepingIntervalMs: 3_600_000,
       ...options,
     };
     this.#definitions = new DefinitionCache(options.pool);
@@ -102,6 +107,8 @@ export class Worker {
       this.#o.listener.onConnect(() => this.#wake()),
     ];
     this.#heartbeat = setInterval(() => void this.#renew(), Math.max(50, this.#o.leaseMs / 3));
+    this.#housekeeping = setInterval(() => void this.#sweep(), this.#o.housekeepingIntervalMs);
+    this.#housekeeping.unref();
     this.#wake();
   }
 
@@ -114,6 +121,7 @@ export class Worker {
     this.#running = false;
     for (const off of this.#unlisten) off();
     clearTimeout(this.#timer);
+    clearInterval(this.#housekeeping);
     this.#timer = undefined;
     const pending = [...this.#inFlight.values()];
     const grace = new Promise((r) => setTimeout(r, options.graceMs ?? 10_000).unref());
@@ -330,6 +338,19 @@ export class Worker {
       return { kind: 'failed', error: { type: 'internal', message }, retryable: false };
     } finally {
       stepSignal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async #sweep(): Promise<void> {
+    const client = await this.#o.pool.connect().catch(() => undefined);
+    if (!client) return;
+    try {
+      const swept = await sweepExpired(client);
+      if (swept) this.#o.log.debug('swept expired rows', { ...swept });
+    } catch (error) {
+      this.#o.log.warn('sweeping expired rows failed', { error: String(error) });
+    } finally {
+      client.release();
     }
   }
 

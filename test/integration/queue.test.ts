@@ -137,3 +137,45 @@ describe('a published version that no longer validates', () => {
     }
   });
 });
+
+describe('housekeeping', () => {
+  it('sweeps expired sessions, throttle windows and idempotency keys, one process at a time', async () => {
+    const { sweepExpired } = await import('../../src/db/queries/housekeeping.ts');
+    const { id: userId } = (
+      await mh.db.pool.query(
+        `insert into meshhook.users (email, password_hash) values ('sweep@example.com', 'x') returning id`,
+      )
+    ).rows[0];
+    await mh.db.pool.query(
+      `insert into meshhook.sessions (token_hash, user_id, csrf_token, expires_at) values
+         ('\\x01', $1, 'c', now() - interval '1 minute'), ('\\x02', $1, 'c', now() + interval '1 day')`,
+      [userId],
+    );
+    await mh.db.pool.query(
+      `insert into meshhook.login_throttle (key, window_start, failures) values
+         ('old', now() - interval '2 days', 3), ('new', now(), 1)`,
+    );
+    const hook = await mh.publish(key, 'idem-sweep', raw);
+    await mh.trigger(hook.hook, {}, { 'idempotency-key': 'old-key' });
+    await mh.db.pool.query(
+      `update meshhook.webhook_idempotency set created_at = now() - interval '25 hours' where key = 'old-key'`,
+    );
+
+    const holder = await mh.db.pool.connect();
+    const other = await mh.db.pool.connect();
+    try {
+      await holder.query(`select pg_advisory_lock(7400511271)`);
+      expect(await sweepExpired(other)).toBeUndefined();
+      await holder.query(`select pg_advisory_unlock(7400511271)`);
+      expect(await sweepExpired(other)).toEqual({ sessions: 1, throttles: 1, idempotencyKeys: 1 });
+    } finally {
+      holder.release();
+      other.release();
+    }
+    const left = await mh.db.pool.query(
+      `select (select count(*) from meshhook.sessions)::int as sessions,
+              (select count(*) from meshhook.login_throttle)::int as throttles`,
+    );
+    expect(left.rows[0]).toEqual({ sessions: 1, throttles: 1 });
+  });
+});
