@@ -1,11 +1,13 @@
 import js from '@eslint/js';
+import svelte from 'eslint-plugin-svelte';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.meshhook/', 'coverage/'] },
+  { ignores: ['node_modules/', '.meshhook/', 'coverage/', 'build/', '.svelte-kit/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  ...svelte.configs.recommended,
   {
     languageOptions: { globals: { ...globals.node } },
     rules: {
@@ -14,6 +16,21 @@ export default tseslint.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
       ],
       '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    // The web app runs in the browser; its .svelte and .svelte.ts files are TypeScript.
+    files: ['src/routes/**', 'src/lib/**'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
+    files: ['**/*.svelte', '**/*.svelte.ts'],
+    languageOptions: {
+      parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.svelte'] },
+    },
+    rules: {
+      // The app is served at the root (no paths.base), so plain paths are its links.
+      'svelte/no-navigation-without-resolve': 'off',
     },
   },
   {

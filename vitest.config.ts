@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Integration files each clone their own database; two cores, so two forks.
     maxWorkers: 2,
+    // The built web app (build/, loaded by the server under test) runs as Node loads it.
+    server: { deps: { external: [/\/build\//] } },
   },
 });

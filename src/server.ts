@@ -1,4 +1,5 @@
-import { serve, type ServerType } from '@hono/node-server';
+import { createServer } from 'node:http';
+import { getRequestListener, type ServerType } from '@hono/node-server';
 import type pg from 'pg';
 import type { Config } from './config.ts';
 import { createPool } from './db/client.ts';
@@ -9,6 +10,7 @@ import { Notifier } from './engine/notifier.ts';
 import type { ProcessLog } from './engine/process-log.ts';
 import { Worker } from './engine/worker.ts';
 import { createApp } from './http/app.ts';
+import { loadWebApp, routeRequests } from './http/web-app.ts';
 
 /** Which parts a process runs: `start` is both. */
 export interface Roles {
@@ -112,16 +114,21 @@ export async function startProcess(options: {
     if (roles.web) {
       // The app is built once the port is known, so PORT=0 yields working webhook URLs too.
       const built: { app?: ReturnType<typeof createApp> } = {};
+      const api = getRequestListener((request, env) => built.app!.fetch(request, env), {
+        hostname: config.HOST,
+      });
+      // The web app (SvelteKit, built into build/) shares the port; without a build, the API
+      // serves alone.
+      const webApp = await loadWebApp();
+      if (!webApp) log.warn('the web app is not built (npm run build): serving the API only');
+      const http = createServer(routeRequests({ api: (req, res) => void api(req, res), webApp }));
+      server = http;
       const port = await new Promise<number>((resolve, reject) => {
-        server = serve(
-          {
-            fetch: (request, env) => built.app!.fetch(request, env),
-            port: config.PORT,
-            hostname: config.HOST,
-          },
-          (info) => resolve(info.port),
-        );
-        server.once('error', reject);
+        http.once('error', reject);
+        http.listen(config.PORT, config.HOST, () => {
+          const address = http.address();
+          resolve(typeof address === 'object' && address ? address.port : config.PORT);
+        });
       });
       const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
       url = `http://${host}:${port}`;
