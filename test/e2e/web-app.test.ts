@@ -272,4 +272,21 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
     expect(background).toBe('rgb(18, 21, 27)');
     await web.screenshot(page, 'workflow-dark');
   });
+
+  it("answers another project's workflow and run pages with not found, showing nothing of them", async () => {
+    const other = await mh.project('Other tenant');
+    const flow = { nodes: [{ id: 'hook', type: 'webhook', config: {} }], edges: [] };
+    const published = await mh.publish(other.key, 'their-secret-flow', flow);
+    const runId = (await mh.trigger(published.hook, { leak: 'top-secret-payload' })).body.run_id;
+    await mh.finished(other.key, runId);
+
+    const { page } = owner;
+    for (const path of [`/runs/${runId}`, `/workflows/${published.id}`]) {
+      await page.goto(`${mh.url}${path}`);
+      await page.getByRole('alert').filter({ hasText: 'not found' }).waitFor();
+      const html = await page.content();
+      expect(html).not.toContain('top-secret-payload');
+      expect(html).not.toContain('their-secret-flow');
+    }
+  });
 });
