@@ -28,6 +28,8 @@ export class LeaseLostError extends Error {
 export interface StepResult {
   job: ClaimedJob;
   definition: Definition;
+  /** What the step was given (its rendered, redacted config), when it ran. */
+  input?: unknown;
   outcome: StepOutcome;
   policy: RetryPolicy;
   logs: readonly NewRunLog[];
@@ -230,7 +232,7 @@ function plan(
     return {
       settlement: {
         ...base,
-        step: { status: 'queued', error: outcome.error },
+        step: { status: 'queued', error: outcome.error, input: result.input },
         events,
         logs,
         schedule: [],
@@ -297,6 +299,7 @@ function plan(
     if (next.finished) finish = { status: 'succeeded' };
   }
 
+  if (result.input !== undefined) step.input = result.input;
   return {
     settlement: { ...base, step, events, logs, schedule, skip, ...(finish ? { finish } : {}) },
     states,

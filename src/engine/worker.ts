@@ -13,7 +13,7 @@ import {
 import { DefinitionCache, UnrunnableVersionError } from './definitions.ts';
 import type { Listener } from './listener.ts';
 import type { Notifier } from './notifier.ts';
-import { executeNode, retryPolicy } from './nodes/execute.ts';
+import { executeNode, retryPolicy, stepInput } from './nodes/execute.ts';
 import type { StepOutcome } from './nodes/types.ts';
 import type { ProcessLog } from './process-log.ts';
 import { RunLogger } from './run-logger.ts';
@@ -285,7 +285,13 @@ export class Worker {
       outcome = await this.#executeWithTimeout(job, node, log, signal);
     }
     if (signal.aborted) return; // lease lost or shutting down: someone else settles the step
-    await this.#settle(job, { definition, outcome, policy, logs: log.lines });
+    await this.#settle(job, {
+      definition,
+      outcome,
+      policy,
+      logs: log.lines,
+      input: stepInput(node, { trigger: job.trigger, steps: job.steps }, redactor),
+    });
   }
 
   /** Commits a step's outcome, announces what it changed and runs the successors handed over. */

@@ -180,9 +180,11 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
     await page.getByTestId('logs').filter({ hasText: 'big order 115' }).waitFor();
     expect(await page.getByTestId('timeline').textContent()).toContain('run_succeeded');
     await page.locator('[data-testid=step][data-node=total] summary').click();
-    expect(
-      await page.locator('[data-testid=step][data-node=total] pre').first().textContent(),
-    ).toBe('115');
+    const total = page.locator('[data-testid=step][data-node=total]');
+    expect(await total.getByTestId('step-output').textContent()).toBe('115');
+    expect(JSON.parse((await total.getByTestId('step-input').textContent()) ?? '')).toEqual({
+      expression: 'sum(trigger.body.items[].price)',
+    });
     await web.screenshot(page, 'run');
 
     await page.goto(`${mh.url}/runs?workflow=orders`);

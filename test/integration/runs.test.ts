@@ -72,6 +72,16 @@ describe('a webhook run', () => {
     expect(steps.wait.output).toEqual({ delayed_ms: 50 });
     expect(steps.notify.output).toMatchObject({ status: 200, body: { ok: true } });
     expect(steps.say.status).toBe('succeeded');
+    // What each step was given, templates rendered.
+    expect(steps.hook.input).toBeNull();
+    expect(steps.total.input).toEqual({ expression: 'sum(trigger.body.items[].price)' });
+    expect(steps.notify.input).toEqual({
+      method: 'POST',
+      url: `${receiver.url}/orders`,
+      headers: { 'x-order': 'A-7' },
+      body: { total: 115, note: 'order A-7 is big' },
+    });
+    expect(steps.say.input).toMatchObject({ message: 'done with A-7', fields: { n: 115 } });
     // The delay is durable: the step after it started no earlier than 50 ms after it was queued.
     expect(
       Date.parse(steps.notify.started_at) - Date.parse(steps.total.finished_at),
@@ -239,6 +249,16 @@ describe('a webhook run', () => {
       [run.id],
     );
     expect(stored.rows[0].n).toBe(0);
+    // The step's recorded input is redacted the same way.
+    const say = run.steps.find((step: any) => step.node_id === 'say');
+    expect(say.input.message).toBe('key [REDACTED], auth Bearer [REDACTED]');
+    expect(say.input.fields).toEqual({ password: '[REDACTED]', card: '[REDACTED]', note: 'fine' });
+    const inputs = await mh.db.pool.query(
+      `select count(*)::int as n from meshhook.run_steps where run_id = $1
+         and input::text ~ '(very-secret-signing-key|hunter2|abc[.]def|4242)'`,
+      [run.id],
+    );
+    expect(inputs.rows[0].n).toBe(0);
   });
 
   it('writes a message that is one placeholder holding an object as JSON text', async () => {

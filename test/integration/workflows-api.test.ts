@@ -151,6 +151,14 @@ describe('publishing', () => {
     const logsV2 = await mh.api(key, 'GET', `/api/runs/${runV2.id}/logs`);
     expect(logsV2.body.items.map((l: any) => l.message)).toEqual(['v2']);
 
+    const v1 = await mh.api(key, 'GET', `/api/workflows/${id}/versions/1`);
+    expect(v1.status).toBe(200);
+    expect(v1.body.definition.nodes[1].config.message).toBe('v1');
+    expect((await mh.api(key, 'GET', `/api/workflows/${id}/versions/3`)).status).toBe(404);
+    expect((await mh.api(key, 'GET', `/api/workflows/${id}/versions/zero`)).status).toBe(404);
+    const stranger = await mh.project('stranger');
+    expect((await mh.api(stranger.key, 'GET', `/api/workflows/${id}/versions/1`)).status).toBe(404);
+
     const fetched = await mh.api(key, 'GET', `/api/workflows/versions`);
     expect(fetched.body).toMatchObject({ id, published_version: 2, webhook: { url: hook } });
     await expect(

@@ -18,6 +18,7 @@ export interface RunDetail {
     attempts: number;
     startedAt: Date | null;
     finishedAt: Date | null;
+    input: unknown;
     output: unknown;
     error: unknown;
   }>;
@@ -69,10 +70,11 @@ export async function findRun(db: Queryable, id: string): Promise<RunDetail | un
     attempts: number;
     started_at: Date | null;
     finished_at: Date | null;
+    input: unknown;
     output: unknown;
     error: unknown;
   }>(
-    `select node_id, status, attempts, started_at, finished_at, output, error
+    `select node_id, status, attempts, started_at, finished_at, input, output, error
      from run_steps where run_id = $1::uuid
      order by coalesce(started_at, created_at), created_at, node_id`,
     [id],
@@ -86,6 +88,7 @@ export async function findRun(db: Queryable, id: string): Promise<RunDetail | un
       attempts: s.attempts,
       startedAt: s.started_at,
       finishedAt: s.finished_at,
+      input: s.input,
       output: s.output,
       error: s.error,
     })),

@@ -118,6 +118,7 @@ export interface StepSettlement {
   attempt: number;
   step: {
     status: 'succeeded' | 'failed' | 'queued' | 'canceled';
+    input?: unknown;
     output?: unknown;
     error?: unknown;
   };
@@ -144,9 +145,10 @@ const WRITE_SETTLEMENTS = `
   with step as (
     update run_steps s
     set status = t.status, attempts = t.attempts, output = t.output, error = t.error,
+        input = coalesce(t.input, s.input),
         finished_at = case when t.status <> 'queued' then now() end
-    from unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::jsonb[], $6::jsonb[])
-      as t(run_id, node_id, status, attempts, output, error)
+    from unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::jsonb[], $6::jsonb[], $34::jsonb[])
+      as t(run_id, node_id, status, attempts, output, error, input)
     where s.run_id = t.run_id and s.node_id = t.node_id
   ), new_steps as (
     insert into run_steps (run_id, node_id, project_id, status, attempts, started_at, finished_at)
@@ -207,8 +209,17 @@ export async function writeSettlements(
   batch: StepSettlement[],
 ): Promise<SettlementsWritten> {
   const steps = columns(batch, (s) => [
-    [s.runId, s.nodeId, s.step.status, s.attempt, json(s.step.output), json(s.step.error)],
+    [
+      s.runId,
+      s.nodeId,
+      s.step.status,
+      s.attempt,
+      json(s.step.output),
+      json(s.step.error),
+      json(s.step.input),
+    ],
   ]);
+  const stepColumns = padded(steps, 7);
   const newSteps = columns(batch, (s) => [
     ...s.schedule.map((n) => [
       s.runId,
@@ -282,6 +293,8 @@ export async function writeSettlements(
     ...padded(finished, 3),
     ...padded(events, 5),
     ...padded(logs, 8),
+    // The step's input came later than the other columns, hence its place at the end ($34).
+    stepColumns[6]!,
   ]);
   const written: SettlementsWritten = { jobIds: new Map(), lastLogIds: new Map() };
   for (const row of rows) {

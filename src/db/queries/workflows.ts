@@ -165,3 +165,17 @@ export async function findWorkflowVersion(
   const row = rows[0];
   return row && { definition: row.definition, version: row.version, workflowId: row.workflow_id };
 }
+
+/** A workflow's published version by number, as visible to the caller. */
+export async function findVersionByNumber(
+  db: Queryable,
+  input: { workflowId: string; version: number },
+): Promise<{ version: number; definition: unknown; createdAt: Date } | undefined> {
+  const { rows } = await db.query<{ version: number; definition: unknown; created_at: Date }>(
+    `select version, definition, created_at from workflow_versions
+     where workflow_id = $1::uuid and version = $2`,
+    [input.workflowId, input.version],
+  );
+  const row = rows[0];
+  return row && { version: row.version, definition: row.definition, createdAt: row.created_at };
+}

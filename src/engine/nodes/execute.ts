@@ -1,5 +1,5 @@
 import type { DefinitionNode } from '../../core/definition.ts';
-import { evaluate, renderTemplate } from '../../core/expression.ts';
+import { evaluate, renderTemplate, type ExpressionContext } from '../../core/expression.ts';
 import { isTruthy } from '../../core/run-plan.ts';
 import { executeHttpCall } from './http-call.ts';
 import type { RetryPolicy, StepInput, StepOutcome } from './types.ts';
@@ -64,6 +64,20 @@ export async function executeNode(input: Omit<StepInput, 'config'>): Promise<Ste
       return executeHttpCall({ ...input, node, config: rendered.value as typeof node.config });
     }
   }
+}
+
+/**
+ * What a step is given, for the run page: its config with the templates rendered, redacted
+ * like a log line. The trigger has none (its output is the delivery).
+ */
+export function stepInput(
+  node: DefinitionNode,
+  context: ExpressionContext,
+  redactor: { value<T>(v: T): T },
+): unknown {
+  if (node.type === 'webhook') return undefined;
+  const rendered = renderTemplate(node.config, context);
+  return redactor.value(rendered.ok ? rendered.value : node.config);
 }
 
 /** A message from a template that may have produced any JSON value. */

@@ -88,6 +88,7 @@ export function runRoutes(deps: HttpDeps) {
         attempts: s.attempts,
         started_at: iso(s.startedAt),
         finished_at: iso(s.finishedAt),
+        input: s.input ?? null,
         output: s.output ?? null,
         error: s.error ?? null,
       })),

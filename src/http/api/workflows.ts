@@ -4,6 +4,7 @@ import { validateDefinition } from '../../core/definition.ts';
 import { withTenant } from '../../db/client.ts';
 import {
   createWorkflow,
+  findVersionByNumber,
   findWorkflow,
   listWorkflows,
   publishWorkflowVersion,
@@ -121,6 +122,21 @@ export function workflowRoutes(deps: HttpDeps, state: AppState) {
     );
     if (!workflow) throw notFound('workflow');
     return c.json(workflowJson(workflow, deps.publicUrl));
+  });
+
+  app.get('/:id/versions/:version', async (c) => {
+    const version = Number(c.req.param('version'));
+    if (!Number.isInteger(version) || version < 1) throw notFound('version');
+    const found = await withTenant(deps.pool, c.get('caller').claims, async (db) => {
+      const workflow = await findWorkflow(db, c.req.param('id'));
+      return workflow && findVersionByNumber(db, { workflowId: workflow.id, version });
+    });
+    if (!found) throw notFound('version');
+    return c.json({
+      version: found.version,
+      definition: found.definition,
+      created_at: found.createdAt.toISOString(),
+    });
   });
 
   app.put('/:id', requireRole('member'), async (c) => {
