@@ -24,7 +24,10 @@ describe('isApiPath', () => {
 
 describe('routeRequests', () => {
   const request = (url: string) => ({ url }) as IncomingMessage;
-  const response = {} as ServerResponse;
+  const sent = new Map<string, string>();
+  const response = {
+    setHeader: (name: string, value: string) => void sent.set(name, value),
+  } as unknown as ServerResponse;
 
   it('sends API paths to the API, pages to the web app, and what it leaves to the API', () => {
     const seen: string[] = [];

@@ -49,9 +49,20 @@ export function routeRequests(options: {
   webApp: WebAppHandler | undefined;
 }): RequestListener {
   const { api, webApp } = options;
-  if (!webApp) return api;
   return (req, res) => {
-    if (isApiPath(req.url)) return api(req, res);
+    for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
+    if (!webApp || isApiPath(req.url)) return api(req, res);
     webApp(req, res, () => api(req, res));
   };
 }
+
+/**
+ * Sent with every answer: no framing by other sites (clickjacking on the pages that publish and
+ * manage keys), no content sniffing, and no full URLs (webhook tokens) in Referer headers.
+ */
+const SECURITY_HEADERS: ReadonlyArray<[string, string]> = [
+  ['x-frame-options', 'DENY'],
+  ['content-security-policy', "frame-ancestors 'none'"],
+  ['x-content-type-options', 'nosniff'],
+  ['referrer-policy', 'same-origin'],
+];

@@ -91,6 +91,12 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
     const page = await fetch(`${mh.url}/workflows`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toContain('text/html');
+    for (const answer of [page, await fetch(`${mh.url}/api/auth/status`)]) {
+      expect(answer.headers.get('x-frame-options')).toBe('DENY');
+      expect(answer.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+      expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(answer.headers.get('referrer-policy')).toBe('same-origin');
+    }
     // API paths never reach the pages: an unknown one still answers the API's JSON error.
     const api = await fetch(`${mh.url}/api/nowhere`);
     expect(api.headers.get('content-type')).toContain('application/json');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, beforeEach, onTestFailed } from 'vitest';
 
 /** The Chromium the browser tests drive: CHROMIUM_PATH, else Debian's package. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -57,6 +57,13 @@ export interface TestBrowser {
  */
 export function useBrowser(): TestBrowser {
   const handle = {} as TestBrowser;
+  const journal: string[] = [];
+  beforeEach(() => {
+    journal.length = 0;
+    onTestFailed(() => {
+      console.error(`browser journal of the failed test:\n  ${journal.slice(-40).join('\n  ')}`);
+    });
+  });
   beforeAll(async () => {
     const browser = await chromium.launch({
       executablePath: CHROMIUM_PATH,
@@ -73,6 +80,19 @@ export function useBrowser(): TestBrowser {
         const page = await context.newPage();
         // Shorter than the test's own timeout, so a stuck step fails naming its locator.
         page.setDefaultTimeout(15_000);
+        // What the page went through, printed when a test fails: a browser test that fails
+        // without it says only which locator it waited for.
+        page.on('console', (m) => {
+          if (m.type() === 'error' || m.type() === 'warning')
+            journal.push(`console ${m.type()}: ${m.text()}`);
+        });
+        page.on('pageerror', (e) => journal.push(`page error: ${e.message}`));
+        page.on('requestfailed', (r) =>
+          journal.push(`request failed: ${r.url()} ${r.failure()?.errorText}`),
+        );
+        page.on('framenavigated', (f) => {
+          if (f === page.mainFrame()) journal.push(`navigated: ${f.url()}`);
+        });
         return { context, page };
       },
       async screenshot(page, name) {
