@@ -258,6 +258,8 @@ describe('slugs and cursors at the edges', () => {
     const { hook, id } = await mh.publish(key, 'same-ms', definition());
     const runIds: string[] = [];
     for (let i = 0; i < 4; i++) runIds.push((await mh.trigger(hook, {})).body.run_id);
+    // Finished first: the workers lock run rows while they settle steps.
+    for (const runId of runIds) await mh.finished(key, runId);
     // Microseconds apart, one millisecond: what a busy intake produces.
     await mh.db.pool.query(
       `update meshhook.runs set created_at = '2026-01-01T00:00:00.000100Z'::timestamptz
