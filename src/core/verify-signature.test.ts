@@ -22,6 +22,8 @@ const CONFIGS: Record<SignatureScheme, SignatureConfig> = {
   github: { scheme: 'github', secret: "It's a Secret to Everybody" },
   stripe: { scheme: 'stripe', secret: 'whsec_stripe_test_secret' },
   'standard-webhooks': { scheme: 'standard-webhooks', secret: SW_SECRET },
+  slack: { scheme: 'slack', secret: '8f742231b10e8888abcd99yyyzzz85a5' },
+  'jwt-hs256': { scheme: 'jwt-hs256', secret: 'a-shared-jwt-secret' },
 };
 
 const WRONG_SECRETS: Record<SignatureScheme, string> = {
@@ -29,7 +31,12 @@ const WRONG_SECRETS: Record<SignatureScheme, string> = {
   github: 'another-secret',
   stripe: 'whsec_another_secret',
   'standard-webhooks': 'whsec_' + Buffer.from('a different key of 24 b').toString('base64'),
+  slack: 'another-slack-secret',
+  'jwt-hs256': 'another-jwt-secret',
 };
+
+// A bearer token does not cover the body, so the body-bound properties below are not its own.
+const BODY_BOUND = SIGNATURE_SCHEMES.filter((scheme) => scheme !== 'jwt-hs256');
 
 function verify(
   config: SignatureConfig,
@@ -52,12 +59,12 @@ const hmacBase64 = (key: string | Uint8Array, data: string | Uint8Array): string
 describe('SIGNATURE_SCHEMES', () => {
   it('lists every scheme exactly once', () => {
     expect([...SIGNATURE_SCHEMES].sort()).toEqual(
-      ['github', 'hmac-sha256', 'standard-webhooks', 'stripe'].sort(),
+      ['github', 'hmac-sha256', 'jwt-hs256', 'slack', 'standard-webhooks', 'stripe'].sort(),
     );
   });
 });
 
-describe.each(SIGNATURE_SCHEMES)('%s: properties shared by every scheme', (scheme) => {
+describe.each(BODY_BOUND)('%s: properties shared by every body-bound scheme', (scheme) => {
   const config = CONFIGS[scheme];
   const headers = signWebhook({ config, body: BODY, now: NOW });
 
@@ -110,7 +117,7 @@ describe.each(SIGNATURE_SCHEMES)('%s: properties shared by every scheme', (schem
       verify(config, {}),
       verify(config, Object.fromEntries(Object.keys(headers).map((name) => [name, 'garbage!']))),
     ];
-    if (scheme === 'stripe' || scheme === 'standard-webhooks') {
+    if (scheme === 'stripe' || scheme === 'standard-webhooks' || scheme === 'slack') {
       attempts.push(verify(config, headers, BODY, new Date(NOW.getTime() + 3_600_000)));
     }
     for (const result of attempts) {
@@ -118,7 +125,7 @@ describe.each(SIGNATURE_SCHEMES)('%s: properties shared by every scheme', (schem
       if (result.ok) continue;
       expect(result.error.message).not.toContain(config.secret);
       for (const value of expected) {
-        const digest = value.replace(/^.*(?:sha256=|v1=|v1,)/, '');
+        const digest = value.replace(/^.*(?:sha256=|v1=|v1,|v0=)/, '');
         expect(result.error.message).not.toContain(digest);
       }
     }
@@ -441,5 +448,102 @@ describe('standard-webhooks', () => {
         'signature_invalid',
       );
     }
+  });
+});
+
+describe('slack', () => {
+  const config = CONFIGS.slack;
+  // Slack's documented example request (api.slack.com, "Verifying requests from Slack").
+  const body = bytes(
+    'token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c',
+  );
+  const at = new Date(1531420618 * 1000);
+
+  it('verifies the documented example, whose digest is recomputed here', () => {
+    const expected = hmacHex(config.secret, Buffer.concat([bytes('v0:1531420618:'), body]));
+    const headers = {
+      'x-slack-request-timestamp': '1531420618',
+      'x-slack-signature': `v0=${expected}`,
+    };
+    expect(verify(config, headers, body, at)).toEqual({ ok: true });
+    expect(signWebhook({ config, body, now: at })).toEqual(headers);
+  });
+
+  it('rejects stale requests and malformed signatures', () => {
+    const headers = signWebhook({ config, body: BODY, now: NOW });
+    expectError(
+      verify(config, headers, BODY, new Date(NOW.getTime() + 301_000)),
+      'signature_expired',
+    );
+    expectError(
+      verify(config, { ...headers, 'x-slack-signature': 'v1=abcd' }),
+      'signature_malformed',
+    );
+    expectError(
+      verify(config, { ...headers, 'x-slack-request-timestamp': 'soon' }),
+      'signature_malformed',
+    );
+  });
+});
+
+describe('jwt-hs256', () => {
+  const config = CONFIGS['jwt-hs256'];
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const token = (
+    claims: unknown,
+    header: unknown = { alg: 'HS256', typ: 'JWT' },
+    secret = config.secret,
+  ) => {
+    const unsigned = `${b64(header)}.${b64(claims)}`;
+    return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
+  };
+  const bearer = (jwt: string) => ({ authorization: `Bearer ${jwt}` });
+
+  it('accepts a valid token, whatever the body (it authenticates the sender only)', () => {
+    const jwt = token({ sub: 'billing', exp: NOW_S + 60 });
+    expect(verify(config, bearer(jwt))).toEqual({ ok: true });
+    expect(verify(config, bearer(jwt), bytes('any other body'))).toEqual({ ok: true });
+    expect(verify(config, signWebhook({ config, body: BODY, now: NOW }))).toEqual({ ok: true });
+  });
+
+  it('reads the token from a custom header without the Bearer prefix', () => {
+    const custom = { ...config, header: 'X-Hook-Token' };
+    const jwt = token({ iat: NOW_S });
+    expect(verify(custom, { 'x-hook-token': jwt })).toEqual({ ok: true });
+    expect(signWebhook({ config: custom, body: BODY, now: NOW })['x-hook-token']).toMatch(
+      /^[\w-]+\.[\w-]+\.[\w-]+$/,
+    );
+  });
+
+  it('refuses alg none, other algorithms and a wrong secret', () => {
+    const claims = { exp: NOW_S + 60 };
+    const none = `${b64({ alg: 'none' })}.${b64(claims)}.`;
+    expectError(verify(config, bearer(none)), 'signature_malformed');
+    expectError(verify(config, bearer(token(claims, { alg: 'HS512' }))), 'signature_invalid');
+    expectError(
+      verify(config, bearer(token(claims, undefined, 'other-secret'))),
+      'signature_invalid',
+    );
+  });
+
+  it('refuses expired, not-yet-valid and timeless tokens, with the tolerance as leeway', () => {
+    expectError(verify(config, bearer(token({ exp: NOW_S - 301 }))), 'signature_expired');
+    expect(verify(config, bearer(token({ exp: NOW_S - 299 })))).toEqual({ ok: true });
+    expectError(
+      verify(config, bearer(token({ nbf: NOW_S + 301, exp: NOW_S + 900 }))),
+      'signature_expired',
+    );
+    expectError(verify(config, bearer(token({ iat: NOW_S - 3600 }))), 'signature_expired');
+    expectError(verify(config, bearer(token({ sub: 'x' }))), 'signature_malformed');
+  });
+
+  it('reports missing and malformed tokens', () => {
+    expectError(verify(config, {}), 'signature_missing');
+    expectError(verify(config, { authorization: 'Basic dXNlcjpwYXNz' }), 'signature_malformed');
+    expectError(verify(config, bearer('not.a.jwt!')), 'signature_malformed');
+    expectError(
+      verify(config, bearer(`${b64([1])}.${b64({ exp: 1 })}.sig`)),
+      'signature_malformed',
+    );
   });
 });

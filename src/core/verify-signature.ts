@@ -2,7 +2,8 @@ import { Buffer } from 'node:buffer';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 /** How a webhook sender authenticates its deliveries. */
-export type SignatureScheme = 'hmac-sha256' | 'github' | 'stripe' | 'standard-webhooks';
+export type SignatureScheme =
+  'hmac-sha256' | 'github' | 'stripe' | 'standard-webhooks' | 'slack' | 'jwt-hs256';
 
 /** Every supported scheme, for validating trigger configs and listing choices in a UI. */
 export const SIGNATURE_SCHEMES: readonly SignatureScheme[] = Object.freeze([
@@ -10,15 +11,20 @@ export const SIGNATURE_SCHEMES: readonly SignatureScheme[] = Object.freeze([
   'github',
   'stripe',
   'standard-webhooks',
+  'slack',
+  'jwt-hs256',
 ]);
 
 /** Per-trigger settings: which scheme the sender uses and the secret shared with it. */
 export interface SignatureConfig {
   scheme: SignatureScheme;
   secret: string;
-  /** hmac-sha256 only: header carrying the signature; default 'x-signature'. */
+  /**
+   * hmac-sha256: header carrying the signature (default 'x-signature'); jwt-hs256: header
+   * carrying the token (default 'authorization', read as `Bearer <jwt>`).
+   */
   header?: string;
-  /** stripe and standard-webhooks: accepted clock skew in seconds; default 300. */
+  /** stripe, standard-webhooks, slack and jwt-hs256: accepted clock skew in seconds; default 300. */
   tolerance_s?: number;
 }
 
@@ -36,6 +42,8 @@ const DEFAULT_HMAC_HEADER = 'x-signature';
 const DEFAULT_TOLERANCE_S = 300;
 const SHA256_PREFIX = 'sha256=';
 const WHSEC_PREFIX = 'whsec_';
+const DEFAULT_JWT_HEADER = 'authorization';
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 const HEX = /^(?:[0-9a-f]{2})+$/i;
 const BASE64 = /^(?=.)(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
@@ -61,6 +69,10 @@ export function verifySignature(input: {
       return verifyStripe(config, headers, body, now);
     case 'standard-webhooks':
       return verifyStandardWebhooks(config, headers, body, now);
+    case 'slack':
+      return verifySlack(config, headers, body, now);
+    case 'jwt-hs256':
+      return verifyJwtHs256(config, headers, now);
     default:
       return unknownScheme(config.scheme);
   }
@@ -98,6 +110,20 @@ export function signWebhook(input: {
         'webhook-timestamp': timestamp,
         'webhook-signature': `v1,${signature.toString('base64')}`,
       };
+    }
+    case 'slack': {
+      const v0 = hmac(config.secret, `v0:${timestamp}:`, body).toString('hex');
+      return { 'x-slack-request-timestamp': timestamp, 'x-slack-signature': `v0=${v0}` };
+    }
+    case 'jwt-hs256': {
+      const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+      const claims = base64url(
+        JSON.stringify({ iat: Number(timestamp), exp: Number(timestamp) + 300 }),
+      );
+      const signature = hmac(config.secret, `${header}.${claims}`).toString('base64url');
+      const name = config.header?.toLowerCase() ?? DEFAULT_JWT_HEADER;
+      const token = `${header}.${claims}.${signature}`;
+      return { [name]: name === DEFAULT_JWT_HEADER ? `Bearer ${token}` : token };
     }
     default:
       return unknownScheme(config.scheme);
@@ -218,6 +244,91 @@ function verifyStandardWebhooks(
   if (!matched) return fail('signature_invalid', 'no v1 signature in webhook-signature matches');
 
   return checkFreshness(Number(timestamp), now, config.tolerance_s);
+}
+
+function verifySlack(
+  config: SignatureConfig,
+  headers: Headers,
+  body: Uint8Array,
+  now: Date,
+): VerifyResult {
+  const timestamp = readHeader(headers, 'x-slack-request-timestamp');
+  const raw = readHeader(headers, 'x-slack-signature');
+  if (timestamp === undefined || raw === undefined) {
+    return fail(
+      'signature_missing',
+      'missing x-slack-request-timestamp or x-slack-signature header',
+    );
+  }
+  if (!UNIX_SECONDS.test(timestamp)) {
+    return fail('signature_malformed', 'x-slack-request-timestamp is not unix seconds');
+  }
+  const [version, hex] = splitOnce(raw, '=');
+  if (version !== 'v0' || !HEX.test(hex)) {
+    return fail('signature_malformed', 'x-slack-signature is not v0=<hex>');
+  }
+  const expected = hmac(config.secret, `v0:${timestamp}:`, body);
+  if (!digestsEqual(expected, Buffer.from(hex, 'hex'))) {
+    return fail('signature_invalid', 'x-slack-signature does not match the body');
+  }
+  return checkFreshness(Number(timestamp), now, config.tolerance_s);
+}
+
+// A bearer token authenticates the sender, not the body: anyone holding a valid token could
+// send any body until it expires. Only HS256 is accepted, so "alg": "none" and algorithm
+// confusion are refused before any signature is computed.
+function verifyJwtHs256(config: SignatureConfig, headers: Headers, now: Date): VerifyResult {
+  const name = config.header?.toLowerCase() ?? DEFAULT_JWT_HEADER;
+  const raw = readHeader(headers, name);
+  if (raw === undefined) return fail('signature_missing', `missing ${name} header`);
+  const token = name === DEFAULT_JWT_HEADER ? /^Bearer\s+(\S+)$/i.exec(raw)?.[1] : raw.trim();
+  const parts = token?.split('.') ?? [];
+  if (parts.length !== 3 || parts.some((part) => !BASE64URL.test(part))) {
+    return fail('signature_malformed', `${name} does not hold a JWT`);
+  }
+  const [encodedHeader, encodedClaims, signature] = parts as [string, string, string];
+  const header = parseJson(encodedHeader);
+  const claims = parseJson(encodedClaims);
+  if (!isRecord(header) || !isRecord(claims)) {
+    return fail('signature_malformed', 'the JWT header or claims are not JSON objects');
+  }
+  if (header.alg !== 'HS256') return fail('signature_invalid', 'the JWT is not signed with HS256');
+  const expected = hmac(config.secret, `${encodedHeader}.${encodedClaims}`);
+  if (!digestsEqual(expected, Buffer.from(signature, 'base64url'))) {
+    return fail('signature_invalid', 'the JWT signature does not match');
+  }
+  const leeway = config.tolerance_s ?? DEFAULT_TOLERANCE_S;
+  const nowS = unixSeconds(now);
+  if (typeof claims.exp === 'number' && !(nowS <= claims.exp + leeway)) {
+    return fail('signature_expired', 'the JWT has expired');
+  }
+  if (typeof claims.nbf === 'number' && !(nowS >= claims.nbf - leeway)) {
+    return fail('signature_expired', 'the JWT is not valid yet');
+  }
+  if (claims.exp === undefined && typeof claims.iat === 'number') {
+    // A token without an expiry is held to the same freshness window as timestamped schemes.
+    return checkFreshness(claims.iat, now, config.tolerance_s);
+  }
+  if (claims.exp === undefined && claims.iat === undefined) {
+    return fail('signature_malformed', 'the JWT needs an exp or iat claim');
+  }
+  return OK;
+}
+
+function parseJson(base64urlText: string): unknown {
+  try {
+    return JSON.parse(Buffer.from(base64urlText, 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function base64url(text: string): string {
+  return Buffer.from(text).toString('base64url');
 }
 
 // Freshness is judged only after the signature holds, so "expired" always means a genuine

@@ -376,6 +376,33 @@ describe('webhook intake', () => {
     expect(run.trigger.headers['x-hub-signature-256']).toBe('[REDACTED]');
   });
 
+  it.each([
+    ['slack', { scheme: 'slack', secret: 'slack-signing-secret' }],
+    ['jwt-hs256', { scheme: 'jwt-hs256', secret: 'jwt-shared-secret' }],
+  ] as const)(
+    'verifies %s deliveries over HTTP and refuses forged ones',
+    async (scheme, signature) => {
+      const { hook, id } = await mh.publish(key, `signed-${scheme}`, {
+        nodes: [{ id: 'hook', type: 'webhook', config: { signature } }],
+        edges: [],
+      });
+      const body = '{"n":7}';
+      const good = signWebhook({ config: signature, body: Buffer.from(body), now: new Date() });
+      const forged = signWebhook({
+        config: { ...signature, secret: 'not-the-secret' },
+        body: Buffer.from(body),
+        now: new Date(),
+      });
+      const refused = await mh.trigger(hook, body, forged);
+      expect(refused.status).toBe(401);
+      expect(refused.body.error.code).toBe('signature_invalid');
+      const accepted = await mh.trigger(hook, body, good);
+      expect(accepted.status).toBe(202);
+      const runs = await mh.api(key, 'GET', `/api/runs?workflow=${id}`);
+      expect(runs.body.items.map((r: any) => r.id)).toEqual([accepted.body.run_id]);
+    },
+  );
+
   it('refuses bodies over the limit with 413, bad JSON with 400 and unknown hooks with 404', async () => {
     const { hook } = await mh.publish(key, 'limits', {
       nodes: [{ id: 'hook', type: 'webhook', config: {} }],
