@@ -1,5 +1,5 @@
 import type { BrowserContext, Page } from 'playwright-core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 import { hasChromium, useBrowser } from '../helpers/browser.ts';
 import { useMeshHook } from '../helpers/meshhook.ts';
 
@@ -78,8 +78,16 @@ async function finalStatus(page: Page): Promise<string> {
 }
 
 describe.skipIf(!hasChromium)('web app in Chromium', () => {
-  const mh = useMeshHook();
+  const serverLog: string[] = [];
+  const mh = useMeshHook({ logLines: serverLog });
   const web = useBrowser();
+  beforeEach(() => {
+    serverLog.length = 0;
+    onTestFailed(() => {
+      const lines = serverLog.filter((line) => !line.includes('"level":"debug"')).slice(-30);
+      console.error(`server log of the failed test:\n  ${lines.join('\n  ')}`);
+    });
+  });
   let owner: { context: BrowserContext; page: Page };
   let webhookUrl = '';
 

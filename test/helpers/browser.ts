@@ -90,6 +90,14 @@ export function useBrowser(): TestBrowser {
         page.on('requestfailed', (r) =>
           journal.push(`request failed: ${r.url()} ${r.failure()?.errorText}`),
         );
+        page.on('request', (r) => {
+          if (new URL(r.url()).pathname.startsWith('/api/'))
+            journal.push(`→ ${r.method()} ${r.url()}`);
+        });
+        page.on('response', (r) => {
+          if (new URL(r.url()).pathname.startsWith('/api/'))
+            journal.push(`← ${r.status()} ${r.url()}`);
+        });
         page.on('framenavigated', (f) => {
           if (f === page.mainFrame()) journal.push(`navigated: ${f.url()}`);
         });
