@@ -1,6 +1,6 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
-import { hasChromium, useBrowser } from '../helpers/browser.ts';
+import { hasChromium, useBrowser, visit } from '../helpers/browser.ts';
 import { useMeshHook } from '../helpers/meshhook.ts';
 
 const OWNER = { email: 'owner@example.com', password: 'correct horse battery' };
@@ -118,12 +118,15 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
 
   it('signs up the first user from the sign-in page, then closes sign-up', async () => {
     const { page } = owner;
-    await page.goto(`${mh.url}/runs`);
+    await visit(page, `${mh.url}/runs`);
     await page.waitForURL('**/sign-in?next=%2Fruns');
     await page.getByRole('link', { name: 'Create the first account' }).waitFor();
     await web.screenshot(page, 'sign-in');
 
     await page.getByRole('link', { name: 'Create the first account' }).click();
+    // The sign-in page has E-mail and Password fields too: wait for the sign-up form itself.
+    await page.waitForURL('**/sign-up');
+    await page.getByLabel('Project name').waitFor();
     await page.getByLabel('E-mail').fill(OWNER.email);
     await page.getByLabel('Password').fill(OWNER.password);
     await page.getByLabel('Project name').fill('Shop');
@@ -185,7 +188,7 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
     expect(delivery.status).toBe(202);
     const { run_id: runId } = (await delivery.json()) as { run_id: string };
 
-    await page.goto(`${mh.url}/runs/${runId}`);
+    await visit(page, `${mh.url}/runs/${runId}`);
     expect(await finalStatus(page)).toBe('succeeded');
     const dag = (id: string) => page.locator(`[data-testid=dag] [data-node=${id}]`);
     expect(await dag('total').getAttribute('data-status')).toBe('succeeded');
@@ -201,14 +204,14 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
     });
     await web.screenshot(page, 'run');
 
-    await page.goto(`${mh.url}/runs?workflow=orders`);
+    await visit(page, `${mh.url}/runs?workflow=orders`);
     const row = page.getByTestId('run-row').first();
     await row.waitFor();
     expect(await row.locator('[data-status]').getAttribute('data-status')).toBe('succeeded');
     expect(await row.textContent()).toContain('orders');
     await web.screenshot(page, 'runs');
 
-    await page.goto(`${mh.url}/workflows`);
+    await visit(page, `${mh.url}/workflows`);
     await page.getByTestId('workflow-row').first().waitFor();
     expect(await page.getByTestId('workflow-row').first().textContent()).toContain('version 1');
     await web.screenshot(page, 'workflows');
@@ -216,7 +219,7 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
 
   it("shows a failing run's error, from a test event sent by the page", async () => {
     const { page } = owner;
-    await page.goto(`${mh.url}/workflows`);
+    await visit(page, `${mh.url}/workflows`);
     await createWorkflow(page, 'Rejects', 'rejects');
     await publish(page, REJECTS, 1);
     // The page shows how senders must sign, with the secret hidden until asked for.
@@ -237,7 +240,7 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
     await page.locator('[data-testid=step][data-node=parse] [data-testid=step-error]').waitFor();
     await web.screenshot(page, 'run-failed');
 
-    await page.goto(`${mh.url}/runs?status=failed`);
+    await visit(page, `${mh.url}/runs?status=failed`);
     await page.getByTestId('run-row').first().waitFor();
     expect(await page.getByTestId('run-row').count()).toBe(1);
     expect(await page.getByTestId('run-row').first().textContent()).toContain('rejects');
@@ -245,7 +248,7 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
 
   it('invites a viewer, who sees workflows without edit, publish or test buttons', async () => {
     const { page } = owner;
-    await page.goto(`${mh.url}/settings`);
+    await visit(page, `${mh.url}/settings`);
     await page.getByLabel('E-mail to invite').fill(VIEWER.email);
     await page.getByLabel('Role of the invited person').selectOption('viewer');
     await page.getByRole('button', { name: 'Create invitation' }).click();
@@ -257,14 +260,14 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
     await web.screenshot(page, 'settings');
 
     const viewer = await web.open();
-    await viewer.page.goto(invitation!);
+    await visit(viewer.page, invitation!);
     await viewer.page.getByLabel('Password').fill(VIEWER.password);
     await viewer.page.getByRole('button', { name: 'Accept invitation' }).click();
     await viewer.page.waitForURL('**/workflows');
     await viewer.page.getByTestId('workflow-row').first().waitFor();
     expect(await viewer.page.getByRole('link', { name: 'New workflow' }).count()).toBe(0);
 
-    await viewer.page.goto(`${mh.url}/workflows/orders`);
+    await visit(viewer.page, `${mh.url}/workflows/orders`);
     await viewer.page.getByTestId('definition').waitFor();
     for (const name of ['Save draft', 'Publish', 'Save and publish', 'Send test event']) {
       expect(await viewer.page.getByRole('button', { name }).count(), name).toBe(0);
@@ -277,11 +280,11 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
 
   it('switches to the dark theme and remembers it', async () => {
     const { page } = owner;
-    await page.goto(`${mh.url}/workflows/orders`);
+    await visit(page, `${mh.url}/workflows/orders`);
     await page.getByTestId('definition').waitFor();
     await page.getByRole('button', { name: 'Dark theme' }).click();
     expect(await page.evaluate('document.documentElement.dataset.theme')).toBe('dark');
-    await page.reload();
+    await visit(page);
     await page.getByTestId('definition').waitFor();
     expect(await page.evaluate('document.documentElement.dataset.theme')).toBe('dark');
     const background = await page.evaluate('getComputedStyle(document.body).backgroundColor');
@@ -298,7 +301,7 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
 
     const { page } = owner;
     for (const path of [`/runs/${runId}`, `/workflows/${published.id}`]) {
-      await page.goto(`${mh.url}${path}`);
+      await visit(page, `${mh.url}${path}`);
       await page.getByRole('alert').filter({ hasText: 'not found' }).waitFor();
       const html = await page.content();
       expect(html).not.toContain('top-secret-payload');

@@ -116,3 +116,10 @@ export function useBrowser(): TestBrowser {
   });
   return handle;
 }
+
+/** Loads a URL and waits until the app is hydrated, so typing into its forms sticks. */
+export async function visit(page: Page, url?: string): Promise<void> {
+  if (url === undefined) await page.reload();
+  else await page.goto(url);
+  await page.locator('html[data-hydrated]').waitFor({ state: 'attached' });
+}
