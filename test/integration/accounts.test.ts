@@ -176,12 +176,23 @@ describe('login throttling', () => {
 describe('roles over the API', () => {
   const allowed = (status: number) => status < 400;
 
-  it('lets each role do exactly what it may', async () => {
-    const members = {
+  it('lets each role, as a member or as an API key, do exactly what it may', async () => {
+    /** An API key of the project with a role, driven like a session. */
+    const keyOf = async (role: string): Promise<Pick<SessionClient, 'request'>> => {
+      const created = await owner.request('POST', `/api/projects/${projectId}/api-keys`, {
+        name: `${role} key`,
+        role,
+      });
+      return { request: (method, path, body) => mh.api(created.body.key, method, path, body) };
+    };
+    const members: Record<string, Pick<SessionClient, 'request'>> = {
       owner,
       admin: await invite('admin@example.com', 'admin'),
       member: await invite('member@example.com', 'member'),
       viewer: await invite('viewer@example.com', 'viewer'),
+      'admin key': await keyOf('admin'),
+      'member key': await keyOf('member'),
+      'viewer key': await keyOf('viewer'),
     };
     const created = await owner.request('POST', '/api/workflows', {
       slug: 'roles',
@@ -194,7 +205,9 @@ describe('roles over the API', () => {
       await owner.request('GET', `/api/projects/${projectId}/members`)
     ).body.items.find((m: any) => m.email === 'viewer@example.com').user_id;
 
-    const actions: Array<[string, (c: SessionClient) => Promise<{ status: number }>, string]> = [
+    const actions: Array<
+      [string, (c: Pick<SessionClient, 'request'>) => Promise<{ status: number }>, string]
+    > = [
       ['list workflows', (c) => c.request('GET', '/api/workflows'), 'viewer'],
       ['read runs', (c) => c.request('GET', '/api/runs'), 'viewer'],
       ['list members', (c) => c.request('GET', `/api/projects/${projectId}/members`), 'viewer'],
@@ -237,7 +250,8 @@ describe('roles over the API', () => {
     for (const [action, call, min] of actions) {
       for (const [role, client] of Object.entries(members)) {
         const { status } = await call(client);
-        const expected = rank[role as keyof typeof rank] >= rank[min as keyof typeof rank];
+        const roleName = role.replace(' key', '') as keyof typeof rank;
+        const expected = rank[roleName] >= rank[min as keyof typeof rank];
         table.push(
           `${action} as ${role}: ${allowed(status) === expected ? 'ok' : `WRONG (${status})`}`,
         );
