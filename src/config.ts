@@ -16,6 +16,9 @@ const schema = z.object({
   MESHHOOK_POLL_INTERVAL_MS: int(50, 600_000).default(5_000),
   MESHHOOK_STEP_TIMEOUT_MS: int(100, 86_400_000).default(300_000),
   MESHHOOK_SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+  MESHHOOK_LOG_RETENTION_DAYS: int(1, 3_650).default(30),
+  MESHHOOK_LOG_STREAM_BUFFER_BYTES: int(4_096, 256 * 1024 * 1024).default(1024 * 1024),
+  MESHHOOK_SSE_HEARTBEAT_MS: int(100, 300_000).default(15_000),
   MESHHOOK_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 

@@ -6,10 +6,12 @@ import { createPool } from './db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
 import { createListener, type Listener } from './engine/listener.ts';
+import { LogHub } from './engine/log-hub.ts';
 import { Notifier } from './engine/notifier.ts';
 import type { ProcessLog } from './engine/process-log.ts';
 import { Worker } from './engine/worker.ts';
 import { createApp } from './http/app.ts';
+import { encodeLogEvent } from './http/sse.ts';
 import { loadWebApp, routeRequests } from './http/web-app.ts';
 
 /** Which parts a process runs: `start` is both. */
@@ -24,6 +26,8 @@ export interface Running {
   /** Where the web server listens, when it runs. */
   url?: string;
   worker?: Worker;
+  /** The live-log fan-out, when the web server runs. */
+  logHub?: LogHub;
   stop(): Promise<void>;
 }
 
@@ -75,7 +79,10 @@ export async function startProcess(options: {
   let listener: Listener | undefined;
   let worker: Worker | undefined;
   let server: ServerType | undefined;
+  let logHub: LogHub | undefined;
   const stop = async () => {
+    // Open log streams end first (their clients reconnect elsewhere), so closing is quick.
+    logHub?.stop();
     if (server) await closeServer(server);
     await worker?.stop({ graceMs: config.MESHHOOK_SHUTDOWN_GRACE_MS });
     await notifier.flush();
@@ -102,6 +109,7 @@ export async function startProcess(options: {
         leaseMs: config.MESHHOOK_LEASE_MS,
         pollIntervalMs: config.MESHHOOK_POLL_INTERVAL_MS,
         stepTimeoutMs: config.MESHHOOK_STEP_TIMEOUT_MS,
+        logRetentionDays: config.MESHHOOK_LOG_RETENTION_DAYS,
       });
       worker.start();
       log.info('worker started', {
@@ -133,17 +141,33 @@ export async function startProcess(options: {
       const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
       url = `http://${host}:${port}`;
       const publicUrl = config.PUBLIC_URL ?? url;
+      logHub = new LogHub({
+        pool,
+        listener,
+        log,
+        encode: encodeLogEvent,
+        heartbeatMs: config.MESHHOOK_SSE_HEARTBEAT_MS,
+      });
+      logHub.start();
       built.app = createApp({
         pool,
         listener,
         notifier,
         log,
+        logHub,
+        logStreamBufferBytes: config.MESHHOOK_LOG_STREAM_BUFFER_BYTES,
         publicUrl,
         webhookMaxBytes: config.MESHHOOK_WEBHOOK_MAX_BYTES,
       });
       log.info('web server listening', { url, public_url: publicUrl });
     }
-    return { pool, stop, ...(url ? { url } : {}), ...(worker ? { worker } : {}) };
+    return {
+      pool,
+      stop,
+      ...(url ? { url } : {}),
+      ...(worker ? { worker } : {}),
+      ...(logHub ? { logHub } : {}),
+    };
   } catch (error) {
     await stop().catch(() => {});
     throw error;

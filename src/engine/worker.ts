@@ -36,8 +36,10 @@ export interface WorkerOptions {
   stepTimeoutMs?: number;
   /** After this many expired leases on one step, it fails instead of being retaken. */
   maxRecoveries?: number;
-  /** How often expired sessions, throttle windows and idempotency keys are swept. */
+  /** How often expired sessions, throttle windows, idempotency keys and old logs are swept. */
   housekeepingIntervalMs?: number;
+  /** Days run logs are kept (whole daily partitions are dropped past it). */
+  logRetentionDays?: number;
   workerId?: string;
 }
 
@@ -80,6 +82,7 @@ export class Worker {
       stepTimeoutMs: 300_000,
       maxRecoveries: 3,
       housekeepingIntervalMs: 3_600_000,
+      logRetentionDays: 30,
       ...options,
     };
     this.#definitions = new DefinitionCache(options.pool);
@@ -109,6 +112,7 @@ export class Worker {
     this.#heartbeat = setInterval(() => void this.#renew(), Math.max(50, this.#o.leaseMs / 3));
     this.#housekeeping = setInterval(() => void this.#sweep(), this.#o.housekeepingIntervalMs);
     this.#housekeeping.unref();
+    void this.#sweep();
     this.#wake();
   }
 
@@ -351,7 +355,7 @@ export class Worker {
     const client = await this.#o.pool.connect().catch(() => undefined);
     if (!client) return;
     try {
-      const swept = await sweepExpired(client);
+      const swept = await sweepExpired(client, { logRetentionDays: this.#o.logRetentionDays });
       if (swept) this.#o.log.debug('swept expired rows', { ...swept });
     } catch (error) {
       this.#o.log.warn('sweeping expired rows failed', { error: String(error) });

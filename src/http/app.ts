@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { isMigrated } from '../db/migrate.ts';
-import { runLogRoutes } from './api/logs.ts';
+import { projectLogRoutes, runLogRoutes } from './api/logs.ts';
 import { runRoutes } from './api/runs.ts';
 import { workflowRoutes } from './api/workflows.ts';
 import { AppError } from './app-error.ts';
@@ -98,9 +98,12 @@ export function createApp(deps: HttpDeps): Hono<AppEnv> {
   api.route('/projects', projectRoutes(deps));
   api.use('/workflows/*', requireProject);
   api.use('/runs/*', requireProject);
+  api.use('/logs', requireProject);
+  api.use('/logs/*', requireProject);
   api.route('/workflows', workflowRoutes(deps, state));
   api.route('/runs', runRoutes(deps));
   api.route('/runs', runLogRoutes(deps));
+  api.route('/logs', projectLogRoutes(deps));
   app.route('/api', api);
   return app;
 }

@@ -13,6 +13,8 @@ export const SESSION_COOKIE = 'meshhook_session';
 export const SESSION_TTL_MS = 14 * 24 * 3600 * 1000;
 /** The header a browser session names its project with. */
 export const PROJECT_HEADER = 'meshhook-project';
+/** The query parameter that may stand for the project header on reads (`?project=<id>`). */
+export const PROJECT_QUERY = 'project';
 /** The header carrying the session's CSRF token on state-changing requests. */
 export const CSRF_HEADER = 'x-csrf-token';
 
@@ -60,7 +62,10 @@ export function authenticate(deps: HttpDeps): MiddlewareHandler<AppEnv> {
       claims: { sub: session.userId },
       session: { email: session.email, csrfToken: session.csrfToken },
     };
-    const project = c.req.header(PROJECT_HEADER);
+    // EventSource cannot send headers, so a read may name its project in the query instead.
+    const project =
+      c.req.header(PROJECT_HEADER) ??
+      (SAFE_METHODS.has(c.req.method) ? c.req.query(PROJECT_QUERY) : undefined);
     if (project !== undefined) {
       const role = UUID.test(project)
         ? await findMembership(deps.pool, { userId: session.userId, projectId: project })

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Claims } from '../db/client.ts';
 import type { ProjectRole } from '../db/queries/projects.ts';
 import type { Listener } from '../engine/listener.ts';
+import type { LogHub } from '../engine/log-hub.ts';
 import type { Notifier } from '../engine/notifier.ts';
 import type { ProcessLog } from '../engine/process-log.ts';
 import type { RunIntake } from './run-intake.ts';
@@ -17,8 +18,10 @@ export interface HttpDeps {
   publicUrl: string;
   /** Largest webhook body accepted, in bytes. */
   webhookMaxBytes: number;
-  /** Interval of SSE heartbeat comments. */
-  sseHeartbeatMs?: number;
+  /** The process's live-log fan-out. */
+  logHub: LogHub;
+  /** Bytes a log stream's client may leave unread before the stream ends as lagged. */
+  logStreamBufferBytes?: number;
   now?: () => Date;
 }
 

@@ -2,9 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '../../src/db/client.ts';
 import { freePort } from '../../src/db/embedded.ts';
 import { createListener, type Listener } from '../../src/engine/listener.ts';
+import { LogHub } from '../../src/engine/log-hub.ts';
 import { Notifier } from '../../src/engine/notifier.ts';
 import { silentLog } from '../../src/engine/process-log.ts';
 import { createApp } from '../../src/http/app.ts';
+import { encodeLogEvent } from '../../src/http/sse.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
 // The API in front of a database that does not answer: nothing listens on the pool's port.
@@ -24,6 +26,7 @@ beforeAll(async () => {
     listener,
     notifier: new Notifier(deadPool),
     log: silentLog,
+    logHub: new LogHub({ pool: deadPool, listener, log: silentLog, encode: encodeLogEvent }),
     publicUrl: 'http://127.0.0.1:1',
     webhookMaxBytes: 1024,
   });

@@ -8,14 +8,25 @@ export interface Swept {
   sessions: number;
   throttles: number;
   idempotencyKeys: number;
+  /** Daily run-log partitions created ahead and dropped past the retention. */
+  logPartitionsCreated: number;
+  logPartitionsDropped: number;
 }
 
+/** Days of run-log partitions kept ready ahead of today (UTC). */
+const LOG_PARTITIONS_AHEAD = 7;
+
 /**
- * Deletes what has expired: sessions, sign-in throttle windows and idempotency keys older than
- * their 24 hours. Returns undefined when another process holds the sweep. `db` must be one
- * connection (not a pool): the advisory lock belongs to the session that takes it.
+ * Deletes what has expired: sessions, sign-in throttle windows, idempotency keys older than
+ * their 24 hours, and run-log partitions older than the retention (whole partitions, so no
+ * row-by-row delete and no bloat); creates the partitions of the days ahead. Returns undefined
+ * when another process holds the sweep. `db` must be one connection (not a pool): the advisory
+ * lock belongs to the session that takes it.
  */
-export async function sweepExpired(db: Queryable): Promise<Swept | undefined> {
+export async function sweepExpired(
+  db: Queryable,
+  options: { logRetentionDays: number },
+): Promise<Swept | undefined> {
   const { rows } = await db.query<{ locked: boolean }>(
     `select pg_try_advisory_lock($1) as locked`,
     [HOUSEKEEPING_LOCK],
@@ -30,8 +41,33 @@ export async function sweepExpired(db: Queryable): Promise<Swept | undefined> {
               (select count(*) from k)::int as keys`,
     );
     const row = result.rows[0]!;
-    return { sessions: row.sessions, throttles: row.throttles, idempotencyKeys: row.keys };
+    const logs = await maintainLogPartitions(db, { retentionDays: options.logRetentionDays });
+    return {
+      sessions: row.sessions,
+      throttles: row.throttles,
+      idempotencyKeys: row.keys,
+      logPartitionsCreated: logs.created,
+      logPartitionsDropped: logs.dropped,
+    };
   } finally {
     await db.query(`select pg_advisory_unlock($1)`, [HOUSEKEEPING_LOCK]);
   }
+}
+
+/**
+ * Keeps run_logs' daily partitions from yesterday to a week ahead and drops those wholly
+ * older than `retentionDays` (a line is kept at least that long, at most a day longer).
+ */
+export async function maintainLogPartitions(
+  db: Queryable,
+  options: { retentionDays: number; today?: Date },
+): Promise<{ created: number; dropped: number }> {
+  const { rows } = await db.query<{ created: number; dropped: number }>(
+    `with today as (select (coalesce($1::timestamptz, now()) at time zone 'UTC')::date as d)
+     select meshhook.ensure_run_log_partitions(d - 1, d + $2::int) as created,
+            meshhook.drop_run_log_partitions(d - $3::int) as dropped
+     from today`,
+    [options.today ?? null, LOG_PARTITIONS_AHEAD, options.retentionDays],
+  );
+  return rows[0]!;
 }

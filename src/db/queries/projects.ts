@@ -142,3 +142,9 @@ export async function revokeApiKey(
   );
   return rowCount === 1;
 }
+
+/** Whether the caller's claims see the project (run it under withTenant: RLS decides). */
+export async function isProjectVisible(db: Queryable, projectId: string): Promise<boolean> {
+  const { rows } = await db.query(`select 1 from projects where id = $1::uuid`, [projectId]);
+  return rows.length > 0;
+}

@@ -1,225 +1,194 @@
 import { Hono, type Context } from 'hono';
+import { getCookie } from 'hono/cookie';
 import { z } from 'zod';
 import { LOG_LEVELS } from '../../core/definition.ts';
+import type { LogFilter } from '../../core/log-filter.ts';
 import { withTenant } from '../../db/client.ts';
+import { findSession } from '../../db/queries/accounts.ts';
+import { isProjectVisible } from '../../db/queries/projects.ts';
 import { findRunStatus } from '../../db/queries/runs.ts';
-import { listRunLogs, LOGS_CHANNEL, type RunLog } from '../../db/queries/run-logs.ts';
-import { RUNS_CHANNEL } from '../../db/queries/settle-step.ts';
+import { listRunLogs, tailRunLogs } from '../../db/queries/run-logs.ts';
+import { findWorkflow } from '../../db/queries/workflows.ts';
+import type { StreamRequest } from '../../engine/log-hub.ts';
 import { AppError, notFound } from '../app-error.ts';
+import { projectOf, SESSION_COOKIE, SESSION_TTL_MS } from '../auth.ts';
 import type { AppEnv, HttpDeps } from '../context.ts';
-import { readQuery, uuidParam } from '../validate.ts';
+import { logJson, logStreamResponse } from '../sse.ts';
+import { readQuery, UUID, uuidParam } from '../validate.ts';
 
-const logId = z.string().regex(/^\d{1,19}$/, 'a log id is a non-negative integer');
+const logId = z.string().regex(/^\d{1,18}$/, 'a log id is a non-negative integer');
 
-const listSchema = z.object({
+const filters = {
   level: z.enum(LOG_LEVELS).optional(),
   q: z.string().min(1).max(200).optional(),
   after: logId.optional(),
+};
+const projectFilters = {
+  workflow: z.string().min(1).max(100).optional(),
+  run: z.string().regex(UUID, 'a run id is a UUID').optional(),
+  tail: z.coerce.number().int().min(0).max(10_000).optional(),
+};
+const page = {
   cursor: logId.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
-});
+};
 
-const streamSchema = z.object({
-  level: z.enum(LOG_LEVELS).optional(),
-  q: z.string().min(1).max(200).optional(),
-  after: logId.optional(),
-});
+const runListSchema = z.object({ ...filters, ...page });
+const runStreamSchema = z.object(filters);
+const projectListSchema = z.object({ ...filters, ...projectFilters, ...page });
+const projectStreamSchema = z.object({ ...filters, ...projectFilters });
 
-const FINAL = new Set(['succeeded', 'failed', 'canceled']);
-const PAGE = 500;
+/** How many lines a project-wide stream starts with when it resumes from nowhere. */
+const DEFAULT_TAIL = 100;
 
-/** A log line as the API and the streams show it. */
-export function logJson(l: RunLog) {
-  return {
-    id: l.id,
-    run_id: l.runId,
-    workflow_id: l.workflowId,
-    node_id: l.nodeId,
-    ts: l.ts.toISOString(),
-    level: l.level,
-    message: l.message,
-    fields: l.fields,
-  };
-}
-
-/** /api/runs/:id/logs and its live stream. */
+/** /api/runs/:id/logs and the run's live stream. */
 export function runLogRoutes(deps: HttpDeps) {
   const app = new Hono<AppEnv>();
 
   app.get('/:id/logs', async (c) => {
     const runId = uuidParam(c, 'id', 'run');
-    const query = readQuery(c, listSchema);
+    const query = readQuery(c, runListSchema);
     const rows = await withTenant(deps.pool, c.get('caller').claims, async (db) => {
       if (!(await findRunStatus(db, runId))) return undefined;
-      return listRunLogs(db, {
-        runId,
-        limit: query.limit + 1,
-        ...(query.level ? { level: query.level } : {}),
-        ...(query.q ? { q: query.q } : {}),
-        ...((query.cursor ?? query.after) ? { afterId: query.cursor ?? query.after } : {}),
-      });
+      return listRunLogs(db, { ...filterOf(query), runId, ...pageOf(query) });
     });
     if (!rows) throw notFound('run');
-    const items = rows.slice(0, query.limit);
-    return c.json({
-      items: items.map(logJson),
-      next_cursor: rows.length > query.limit ? items.at(-1)!.id : null,
-    });
+    return c.json(listPage(rows, query.limit));
   });
 
   app.get('/:id/logs/stream', async (c) => {
     const runId = uuidParam(c, 'id', 'run');
-    const query = readQuery(c, streamSchema);
-    const lastEventId = c.req.header('last-event-id');
-    if (lastEventId !== undefined && !logId.safeParse(lastEventId).success) {
-      throw new AppError('bad_request', 'Last-Event-ID must be a log id', {
-        last_event_id: lastEventId,
-      });
-    }
-    const claims = c.get('caller').claims;
-    const visible = await withTenant(deps.pool, claims, (db) => findRunStatus(db, runId));
-    if (!visible) throw notFound('run');
-    return streamRunLogs(c, deps, {
-      runId,
-      claims,
-      afterId: lastEventId ?? query.after ?? '0',
-      ...(query.level ? { level: query.level } : {}),
-      ...(query.q ? { q: query.q } : {}),
+    const query = readQuery(c, runStreamSchema);
+    const afterId = resumePoint(c, query.after);
+    const run = await withTenant(deps.pool, c.get('caller').claims, (db) =>
+      findRunStatus(db, runId),
+    );
+    if (!run) throw notFound('run');
+    return openStream(c, deps, {
+      filter: { ...filterOf(query), runId },
+      endWithRun: true,
+      ...(afterId === undefined ? {} : { afterId }),
     });
   });
 
   return app;
 }
 
-/**
- * Server-Sent Events of one run: what exists after afterId, then new lines as their batches are
- * announced, in id order; ends with `event: end` once the run is final and every line was sent.
- * Each read runs under the caller's claims, so RLS decides what the stream may show.
- */
-function streamRunLogs(
-  c: Context<AppEnv>,
-  deps: HttpDeps,
-  options: {
-    runId: string;
-    claims: AppEnv['Variables']['caller']['claims'];
-    afterId: string;
-    level?: RunLog['level'];
-    q?: string;
-  },
-): Response {
-  const encoder = new TextEncoder();
-  let lastId = options.afterId;
-  let closed = false;
-  let reading: Promise<void> | undefined;
-  let pending = false;
-  const cleanups: Array<() => void> = [];
+/** /api/logs: the project's lines, listed or streamed live, with server-side filters. */
+export function projectLogRoutes(deps: HttpDeps) {
+  const app = new Hono<AppEnv>();
 
-  const stream = new ReadableStream<Uint8Array>({
-    start(controller) {
-      const send = (text: string) => {
-        if (!closed) controller.enqueue(encoder.encode(text));
-      };
-      const close = () => {
-        if (closed) return;
-        closed = true;
-        for (const cleanup of cleanups) cleanup();
-        try {
-          controller.close();
-        } catch {
-          // already closed by the client going away
-        }
-      };
-
-      // Reads until caught up. The run's status is read before its lines: a run's final status
-      // commits with its last lines, so lines read after seeing "final" are all there is.
-      const readAll = async (): Promise<void> => {
-        for (;;) {
-          const { status, lines } = await withTenant(deps.pool, options.claims, async (db) => {
-            const run = await findRunStatus(db, options.runId);
-            const rows = await listRunLogs(db, {
-              runId: options.runId,
-              afterId: lastId,
-              limit: PAGE,
-              ...(options.level ? { level: options.level } : {}),
-              ...(options.q ? { q: options.q } : {}),
-            });
-            return { status: run?.status, lines: rows };
-          });
-          if (closed) return;
-          if (status === undefined) {
-            send(`event: error\ndata: ${JSON.stringify({ code: 'not_found' })}\n\n`);
-            return close();
-          }
-          for (const line of lines) {
-            send(`event: log\nid: ${line.id}\ndata: ${JSON.stringify(logJson(line))}\n\n`);
-            lastId = line.id;
-          }
-          if (lines.length === PAGE) continue;
-          if (FINAL.has(status)) {
-            send(`event: end\ndata: ${JSON.stringify({ run_id: options.runId, status })}\n\n`);
-            return close();
-          }
-          return;
-        }
-      };
-
-      // Coalesces notifications: one read at a time, and one more if any arrived meanwhile.
-      const refresh = () => {
-        if (closed) return;
-        if (reading) {
-          pending = true;
-          return;
-        }
-        reading = readAll()
-          .catch((error: unknown) => {
-            deps.log.warn('log stream read failed', {
-              run_id: options.runId,
-              error: String(error),
-            });
-            close();
-          })
-          .finally(() => {
-            reading = undefined;
-            if (pending) {
-              pending = false;
-              refresh();
-            }
-          });
-      };
-
-      cleanups.push(
-        deps.listener.on(LOGS_CHANNEL, (payload) => {
-          if (payload.includes(options.runId)) refresh();
-        }),
-        // A run can end without a new line; its end is announced on its own channel.
-        deps.listener.on(RUNS_CHANNEL, (payload) => {
-          if (payload === options.runId) refresh();
-        }),
-        deps.listener.onConnect(refresh),
-      );
-      // The heartbeat keeps proxies from closing an idle stream, and re-reads as a safety net:
-      // announcements are sent after commit and die with a process that crashes in between.
-      const heartbeat = setInterval(() => {
-        send(': heartbeat\n\n');
-        refresh();
-      }, deps.sseHeartbeatMs ?? 15_000);
-      cleanups.push(() => clearInterval(heartbeat));
-      c.req.raw.signal.addEventListener('abort', close, { once: true });
-      send(': connected\n\n');
-      refresh();
-    },
-    cancel() {
-      closed = true;
-      for (const cleanup of cleanups) cleanup();
-    },
+  app.get('/', async (c) => {
+    const query = readQuery(c, projectListSchema);
+    const rows = await withTenant(deps.pool, c.get('caller').claims, async (db) => {
+      const filter = await resolveProjectFilter(db, query);
+      const read = { ...filter, projectId: projectOf(c) };
+      if (query.tail !== undefined && query.after === undefined && query.cursor === undefined) {
+        return tailRunLogs(db, { ...read, limit: Math.min(query.tail, 500) });
+      }
+      return listRunLogs(db, { ...read, ...pageOf(query) });
+    });
+    const tailed = query.tail !== undefined && query.after === undefined && !query.cursor;
+    return c.json(
+      tailed ? { items: rows.map(logJson), next_cursor: null } : listPage(rows, query.limit),
+    );
   });
 
-  return new Response(stream, {
-    headers: {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
+  app.get('/stream', async (c) => {
+    const query = readQuery(c, projectStreamSchema);
+    const afterId = resumePoint(c, query.after);
+    const filter = await withTenant(deps.pool, c.get('caller').claims, (db) =>
+      resolveProjectFilter(db, query),
+    );
+    return openStream(c, deps, {
+      filter,
+      ...(afterId === undefined ? { tail: query.tail ?? DEFAULT_TAIL } : { afterId }),
+    });
+  });
+
+  return app;
+}
+
+type Db = Parameters<Parameters<typeof withTenant>[2]>[0];
+
+/** The workflow (id or slug) and run a project-wide read names, which must be visible. */
+async function resolveProjectFilter(
+  db: Db,
+  query: { workflow?: string; run?: string; level?: LogFilter['level']; q?: string },
+): Promise<LogFilter> {
+  const filter = filterOf(query);
+  if (query.workflow !== undefined) {
+    const workflow = await findWorkflow(db, query.workflow);
+    if (!workflow) throw notFound('workflow');
+    filter.workflowId = workflow.id;
+  }
+  if (query.run !== undefined) {
+    if (!(await findRunStatus(db, query.run))) throw notFound('run');
+    filter.runId = query.run;
+  }
+  return filter;
+}
+
+const filterOf = (query: { level?: LogFilter['level']; q?: string }): LogFilter => ({
+  ...(query.level ? { level: query.level } : {}),
+  ...(query.q ? { q: query.q } : {}),
+});
+
+const pageOf = (query: { after?: string; cursor?: string; limit: number }) => ({
+  limit: query.limit + 1,
+  ...((query.cursor ?? query.after) ? { afterId: query.cursor ?? query.after } : {}),
+});
+
+function listPage(rows: Parameters<typeof logJson>[0][], limit: number) {
+  const items = rows.slice(0, limit);
+  return {
+    items: items.map(logJson),
+    next_cursor: rows.length > limit ? items.at(-1)!.id : null,
+  };
+}
+
+/** Where a stream resumes: the Last-Event-ID header an EventSource sends, else `?after=`. */
+function resumePoint(c: Context<AppEnv>, after: string | undefined): string | undefined {
+  const lastEventId = c.req.header('last-event-id');
+  if (lastEventId === undefined) return after;
+  if (!logId.safeParse(lastEventId).success) {
+    throw new AppError('bad_request', 'Last-Event-ID must be a log id', {
+      last_event_id: lastEventId,
+    });
+  }
+  return lastEventId;
+}
+
+/**
+ * Opens a stream on the hub for the caller's project. Access was decided under RLS by the
+ * caller of this function; the hub asks `authorize` again whenever it may have changed.
+ */
+function openStream(
+  c: Context<AppEnv>,
+  deps: HttpDeps,
+  options: Pick<StreamRequest, 'filter' | 'endWithRun' | 'afterId' | 'tail'>,
+): Response {
+  const caller = c.get('caller');
+  const projectId = projectOf(c);
+  const sessionToken = caller.kind === 'session' ? getCookie(c, SESSION_COOKIE) : undefined;
+  const request: StreamRequest = {
+    ...options,
+    projectId,
+    claims: caller.claims,
+    identity: caller.keyId ? { keyId: caller.keyId } : { userId: caller.userId! },
+    async authorize() {
+      if (caller.kind === 'session') {
+        const session = sessionToken
+          ? await findSession(deps.pool, { token: sessionToken, ttlMs: SESSION_TTL_MS })
+          : undefined;
+        if (!session) return false;
+      }
+      return withTenant(deps.pool, caller.claims, (db) => isProjectVisible(db, projectId));
     },
+  };
+  return logStreamResponse({
+    bufferBytes: deps.logStreamBufferBytes ?? 1024 * 1024,
+    signal: c.req.raw.signal,
+    open: (sink) => deps.logHub.open(request, sink),
   });
 }
