@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { logsCommand } from './cli/logs.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { createPool, withTransaction } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
@@ -21,6 +22,11 @@ Commands:
                              create a user; the password is read from standard input
                              (or MESHHOOK_USER_PASSWORD); with --project, add them to it
                              (role owner, admin, member or viewer; default member)
+  logs [--run ID] [--workflow SLUG] [--level L] [--grep TEXT] [--tail N] [--follow] [--json]
+                             print run logs read from the API at MESHHOOK_URL with
+                             MESHHOOK_API_KEY: one run's, or the project's last N (100);
+                             --level warn is warn and above, --grep matches the message;
+                             --follow (-f) streams new lines; --json prints NDJSON
 
 Configuration is read from the environment; see docs/configuration.md.`;
 
@@ -40,6 +46,12 @@ export async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
       project: { type: 'string' },
       role: { type: 'string' },
+      run: { type: 'string' },
+      workflow: { type: 'string' },
+      level: { type: 'string' },
+      grep: { type: 'string' },
+      tail: { type: 'string' },
+      follow: { type: 'boolean', short: 'f', default: false },
     },
   });
   const [command, ...rest] = positionals;
@@ -47,6 +59,8 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command || values.help ? 0 : 1;
   }
+  // An API client: it needs none of the server's configuration.
+  if (command === 'logs') return logsCommand(values, rest);
   const config = loadConfig();
   const log = createProcessLog({ level: config.MESHHOOK_LOG_LEVEL });
 
