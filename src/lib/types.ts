@@ -95,6 +95,7 @@ export interface RunEvent {
 export interface LogLine {
   id: string;
   run_id: string;
+  workflow_id: string;
   node_id: string | null;
   ts: string;
   level: 'debug' | 'info' | 'warn' | 'error';
