@@ -23,6 +23,8 @@ export async function createListener(options: {
   let client: pg.Client | undefined;
   let closed = false;
   let retryMs = 100;
+  // LISTENs asked for while another is in flight wait their turn: one query at a time per client.
+  let listening: Promise<unknown> = Promise.resolve();
 
   const connect = async (): Promise<void> => {
     const next = new pg.Client({
@@ -66,7 +68,12 @@ export async function createListener(options: {
       if (!set) {
         set = new Set();
         handlers.set(channel, set);
-        client?.query(`listen ${ident(channel)}`).catch((e: Error) => options.onError?.(e));
+        const current = client;
+        if (current) {
+          listening = listening
+            .then(() => current.query(`listen ${ident(channel)}`))
+            .catch((e: Error) => options.onError?.(e));
+        }
       }
       set.add(handler);
       return () => set.delete(handler);

@@ -110,6 +110,7 @@ export class LogHub {
   readonly #ending = new Set<Stream>();
   readonly #cleanups: Array<() => void> = [];
   #liveCount = 0;
+  #laggedCount = 0;
   #horizon = new LogHorizon(0n);
   /** Every id up to here was read and fanned out (or skipped while no stream was live). */
   #delivered = 0n;
@@ -173,6 +174,11 @@ export class LogHub {
   /** Open streams, for /metrics and tests. */
   get size(): number {
     return this.#streams.size;
+  }
+
+  /** Streams ended as lagged since the hub started, for /metrics and tests. */
+  get lagged(): number {
+    return this.#laggedCount;
   }
 
   /** Every id up to this one has been fanned out. */
@@ -348,6 +354,7 @@ export class LogHub {
       // the buffer, so a burst does not cut off readers that keep up; a stream holds at most
       // its buffer plus one hub page.
       if (stream.sink.room() <= 0) {
+        this.#laggedCount++;
         this.#end(stream, { kind: 'lagged', lastId: stream.lastSent });
         continue;
       }

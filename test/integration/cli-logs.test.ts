@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRuns, logWriter } from '../helpers/log-lines.ts';
 import { chain, useMeshHook } from '../helpers/meshhook.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -408,6 +409,8 @@ describe('meshhook logs --follow', () => {
 async function startProxy(target: string) {
   const { hostname, port } = new URL(target);
   const sockets = new Set<Socket>();
+  const upstreams = new Map<Socket, Socket>();
+  let stalled = false;
   const state = {
     mode: 'pass' as 'pass' | 'refuse' | 'unavailable',
     refused: 0,
@@ -434,8 +437,11 @@ async function startProxy(target: string) {
     const upstream = connect(Number(port), hostname);
     sockets.add(upstream);
     client.once('data', (chunk: Buffer) => state.requests.push(chunk.toString('latin1')));
-    client.pipe(upstream).pipe(client);
+    client.pipe(upstream);
+    upstreams.set(upstream, client);
+    if (!stalled) upstream.pipe(client);
     const end = () => {
+      upstreams.delete(upstream);
       client.destroy();
       upstream.destroy();
       sockets.delete(upstream);
@@ -448,6 +454,19 @@ async function startProxy(target: string) {
   return Object.assign(state, {
     url: `http://127.0.0.1:${address.port}`,
     drop: () => sockets.forEach((s) => s.destroy()),
+    /** Stops passing the server's bytes on: the client seems to read nothing. */
+    stall() {
+      stalled = true;
+      for (const [upstream, client] of upstreams) {
+        upstream.unpipe(client);
+        upstream.pause();
+      }
+    },
+    /** Passes the server's bytes on again. */
+    flow() {
+      stalled = false;
+      for (const [upstream, client] of upstreams) upstream.pipe(client);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         sockets.forEach((s) => s.destroy());
@@ -457,38 +476,66 @@ async function startProxy(target: string) {
 }
 
 describe('meshhook logs --follow behind a small stream buffer', () => {
-  // A live line larger than the buffer ends the stream with `event: lagged` every time.
-  const small = useMeshHook({ env: { MESHHOOK_LOG_STREAM_BUFFER_BYTES: '4096' } });
+  // A client that stops reading fills the server's buffer for it, and its stream lags.
+  const small = useMeshHook({
+    roles: { web: true, worker: false },
+    env: { MESHHOOK_LOG_STREAM_BUFFER_BYTES: '4096' },
+  });
 
   it('resumes after `event: lagged` with no line lost or printed twice', async () => {
-    const { key: smallKey } = await small.project('lagged');
-    const held = gate('/lagged');
-    const { hook } = await small.publish(
+    const { id: projectId, key: smallKey } = await small.project('lagged');
+    const { id: workflowId } = await small.publish(
       smallKey,
       'lagged',
-      chain(
-        { id: 'one', type: 'log', config: { level: 'info', message: 'one' } },
-        {
-          id: 'gate',
-          type: 'http_call',
-          config: { method: 'GET', url: `${receiver.url}/lagged`, timeout_ms: 60_000 },
-        },
-        { id: 'big', type: 'log', config: { level: 'info', message: 'x'.repeat(6_000) } },
-        { id: 'last', type: 'log', config: { level: 'info', message: 'last' } },
-      ),
+      chain({ id: 'say', type: 'log', config: { level: 'info', message: 'x' } }),
     );
-    const runId = (await small.trigger(hook, {})).body.run_id;
-    await held.reached();
-    const run = logs(['--run', runId, '--follow', '--json'], {
-      MESHHOOK_URL: small.url,
-      MESHHOOK_API_KEY: smallKey,
-    });
-    await waitFor(() => run.lines().length === 1, { what: 'the line before the gate' });
-    held.release();
-    expect(await run.exited).toBe(0);
-    const expected = (await small.api(smallKey, 'GET', `/api/runs/${runId}/logs`)).body.items;
-    expect(expected.map((l: any) => l.node_id)).toEqual(['one', 'gate', 'big', 'last']);
-    expect(run.lines()).toEqual(expected);
-    expect(run.stderr).toContain('the stream fell behind; reconnecting');
+    const [run] = await createRuns(small.db.pool, { projectId, workflowId, count: 1 });
+    const writer = logWriter(small.db.pool);
+    const proxy = await startProxy(small.url);
+    try {
+      const follow = logs(['--run', run!.runId, '--follow', '--json'], {
+        MESHHOOK_URL: proxy.url,
+        MESHHOOK_API_KEY: smallKey,
+      });
+      await writer.write(run!, [{ message: 'first' }]);
+      await waitFor(() => follow.lines().length === 1, { what: 'the first line' });
+
+      // The client reads nothing more; write until the server gives up on its stream.
+      proxy.stall();
+      const hub = small.running.logHub!;
+      const message = `flood ${'z'.repeat(2048)}`;
+      const deadline = Date.now() + 20_000;
+      while (!hub.lagged && Date.now() < deadline) {
+        await writer.write(
+          run!,
+          Array.from({ length: 16 }, () => ({ message })),
+        );
+      }
+      expect(hub.lagged).toBeGreaterThan(0);
+      proxy.flow();
+      await writer.write(run!, [{ message: 'last' }]);
+
+      const expected: any[] = [];
+      for (let after = '0'; ;) {
+        const page = await small.api(
+          smallKey,
+          'GET',
+          `/api/runs/${run!.runId}/logs?limit=500&after=${after}`,
+        );
+        expected.push(...page.body.items);
+        if (!page.body.next_cursor) break;
+        after = page.body.next_cursor;
+      }
+      await waitFor(() => follow.lines().length >= expected.length, {
+        what: 'every line',
+        timeoutMs: 20_000,
+      });
+      follow.child.kill('SIGINT');
+      expect(await follow.exited).toBe(0);
+      expect(follow.lines().map((l) => l.id)).toEqual(expected.map((l) => l.id));
+      expect(follow.stderr).toContain('the stream fell behind; reconnecting');
+    } finally {
+      await proxy.close();
+    }
   });
 });
