@@ -2,6 +2,7 @@ import { connect } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { hashPassword } from '../../src/core/password.ts';
+import { maintainLogPartitions } from '../../src/db/queries/housekeeping.ts';
 import { addMember, insertUser } from '../../src/db/queries/accounts.ts';
 import { silentLog } from '../../src/engine/process-log.ts';
 import { startProcess } from '../../src/server.ts';
@@ -15,7 +16,7 @@ import { waitFor } from '../helpers/wait.ts';
 const BUFFER_BYTES = 64 * 1024;
 const mh = useMeshHook({
   roles: { web: true, worker: false },
-  env: { MESHHOOK_LOG_STREAM_BUFFER_BYTES: String(BUFFER_BYTES) },
+  env: { MESHHOOK_LOG_STREAM_BUFFER_BYTES: String(BUFFER_BYTES), MESHHOOK_SSE_HEARTBEAT_MS: '200' },
 });
 
 interface Project {
@@ -299,19 +300,36 @@ describe('access', () => {
   });
 });
 
+/** Opens a stream on a raw socket and collects its bytes (comments included). */
+async function rawStream(path: string, key: string) {
+  const { port } = new URL(mh.url);
+  const socket = connect(Number(port), '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(
+    `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\n` +
+      `authorization: Bearer ${key}\r\naccept: text/event-stream\r\n\r\n`,
+  );
+  const raw = { socket, received: '' };
+  socket.on('data', (chunk: Buffer) => (raw.received += chunk.toString('utf8')));
+  await waitFor(() => raw.received.includes(': connected'));
+  return raw;
+}
+
+describe('an idle stream', () => {
+  it('gets heartbeat comments, so proxies keep it open', async () => {
+    const raw = await rawStream(`/api/logs/stream?tail=0`, a.key);
+    await waitFor(() => raw.received.match(/^: heartbeat$/gm)?.length === 2, { timeoutMs: 3_000 });
+    expect(raw.received).toMatch(/^retry: 1000$/m);
+    expect(raw.received).not.toMatch(/^event: log$/m);
+    raw.socket.destroy();
+  });
+});
+
 describe('a slow reader', () => {
   it('gets `lagged` past its buffer, and the server holds no more than that for it', async () => {
     const run = a.runs[2]!;
-    const { port } = new URL(mh.url);
-    const socket = connect(Number(port), '127.0.0.1');
-    await new Promise((resolve) => socket.once('connect', resolve));
-    socket.write(
-      `GET /api/runs/${run.runId}/logs/stream?q=flood HTTP/1.1\r\nhost: 127.0.0.1\r\n` +
-        `authorization: Bearer ${a.key}\r\naccept: text/event-stream\r\n\r\n`,
-    );
-    let received = '';
-    socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
-    await waitFor(() => received.includes(': connected'));
+    const raw = await rawStream(`/api/runs/${run.runId}/logs/stream?q=flood`, a.key);
+    const { socket } = raw;
     socket.pause(); // and read nothing more
 
     const hub = mh.running.logHub!;
@@ -334,6 +352,7 @@ describe('a slow reader', () => {
     socket.resume();
     await new Promise((resolve) => socket.once('end', resolve));
     socket.destroy();
+    const received = raw.received.replace(/^: heartbeat\n\n/gm, '');
     // The body is chunked; the events sit whole inside the chunks.
     const lagged = /^event: lagged\ndata: (.*)$/m.exec(received);
     expect(lagged).not.toBeNull();
@@ -362,6 +381,49 @@ describe('a reader that keeps up', () => {
     expect(idsOf(stream)).toEqual(ids);
     expect(stream.events.some((e) => e.event === 'lagged')).toBe(false);
     stream.close();
+  });
+});
+
+describe('retention', () => {
+  it('drops whole daily partitions past the retention and keeps the days ahead ready', async () => {
+    // An earlier 'today', so the real partitions of these tests stay out of it.
+    const today = new Date('2026-01-15T12:00:00Z');
+    const partitions = async () =>
+      (
+        await mh.db.pool.query<{ name: string }>(
+          `select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid
+           where i.inhparent = 'meshhook.run_logs'::regclass order by 1`,
+        )
+      ).rows.map((r) => r.name);
+    const linesBefore = (await storedLines(a.id)).length;
+    const run = b.runs[0]!;
+    // A line of a day that has no partition yet waits in the default partition.
+    await writer.write(run, [{ message: 'from the future', ts: new Date('2026-01-16T08:00:00Z') }]);
+    await writer.write(run, [{ message: 'old', ts: new Date('2026-01-01T08:00:00Z') }]);
+    const first = await maintainLogPartitions(mh.db.pool, { retentionDays: 30, today });
+    expect(first.created).toBe(9); // yesterday to a week ahead
+    const names = await partitions();
+    expect(names).toEqual(expect.arrayContaining(['run_logs_20260114', 'run_logs_20260122']));
+    const moved = await mh.db.pool.query(
+      `select tableoid::regclass::text as part from meshhook.run_logs where message = 'from the future'`,
+    );
+    expect(moved.rows).toEqual([{ part: 'run_logs_20260116' }]);
+
+    // Forty days on: everything before 2026-01-25 goes, partitions and default rows alike.
+    const later = await maintainLogPartitions(mh.db.pool, {
+      retentionDays: 30,
+      today: new Date('2026-02-24T01:00:00Z'),
+    });
+    expect(later.dropped).toBe(9);
+    const left = await partitions();
+    expect(left.filter((n) => n >= 'run_logs_20260114' && n < 'run_logs_20260125')).toEqual([]);
+    expect(left).toContain('run_logs_20260303');
+    const old = await mh.db.pool.query(
+      `select message from meshhook.run_logs where message in ('old', 'from the future')`,
+    );
+    expect(old.rows).toEqual([]);
+    // The lines of the real today are untouched.
+    expect(await storedLines(a.id)).toHaveLength(linesBefore);
   });
 });
 
