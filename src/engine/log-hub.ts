@@ -164,8 +164,9 @@ export class LogHub {
     every(this.#heartbeatMs, () => {
       for (const stream of this.#streams) if (stream.sink.room() > 0) stream.sink.heartbeat();
     });
-    // Safety nets: an announcement dies with a process that crashes between commit and notify.
-    every(1_000, () => this.#streams.size > 0 && this.#tick());
+    // Safety nets: an announcement dies with a process that crashes between commit and notify,
+    // and the first horizon is retried until the database answers.
+    every(1_000, () => (this.#streams.size > 0 || !this.#isReady) && this.#tick());
     every(5_000, () => void this.#checkRuns([...this.#byRun.keys()]));
     every(this.#recheckMs, () => void this.#recheck());
     this.#tick();
