@@ -76,6 +76,8 @@ interface Stream {
   /** Live lines up to this id were already covered by the backlog. */
   floor: bigint;
   lastSent: string;
+  /** When the stream last sent anything (Date.now()), for heartbeats. */
+  wroteAt: number;
   /** Set once the run is final: the stream ends when it is past this id. */
   endAt?: { id: bigint; status: string };
   batch: OutgoingLine[];
@@ -146,7 +148,8 @@ export class LogHub {
   start(): void {
     const l = this.#listener;
     this.#cleanups.push(
-      l.on(LOGS_CHANNEL, () => this.#tick()),
+      // Without streams there is nothing to fan out: the horizon is read when one opens.
+      l.on(LOGS_CHANNEL, () => this.#streams.size > 0 && this.#tick()),
       l.on(RUNS_CHANNEL, (payload) => void this.#checkRuns(payload.split(','))),
       l.on(ACCESS_CHANNEL, (payload) => void this.#recheck(payload.split(','))),
       // Notifications sent while the connection was down are lost: catch up on everything.
@@ -161,8 +164,16 @@ export class LogHub {
       timer.unref();
       this.#cleanups.push(() => clearInterval(timer));
     };
-    every(this.#heartbeatMs, () => {
-      for (const stream of this.#streams) if (stream.sink.room() > 0) stream.sink.heartbeat();
+    // A stream gets a heartbeat once it has been quiet for the interval, so the heartbeats of
+    // many streams spread over time instead of all leaving at once (10,000 writes in one go
+    // held the event loop for half a second), and a busy stream needs none.
+    every(Math.min(1_000, this.#heartbeatMs / 2), () => {
+      const quietSince = Date.now() - this.#heartbeatMs;
+      for (const stream of this.#streams) {
+        if (stream.wroteAt > quietSince || stream.sink.room() <= 0) continue;
+        stream.sink.heartbeat();
+        stream.wroteAt = Date.now();
+      }
     });
     // Safety nets: an announcement dies with a process that crashes between commit and notify,
     // and the first horizon is retried until the database answers.
@@ -190,6 +201,9 @@ export class LogHub {
   /** Opens a stream: its backlog first, then live lines, in id order. */
   async open(request: StreamRequest, sink: LogSink): Promise<StreamHandle> {
     await this.#ready;
+    // The first stream after a quiet spell starts from a fresh horizon, not from where the hub
+    // stopped looking, so the hub never reads the lines nobody was watching.
+    if (this.#streams.size === 0) await this.#caughtUp();
     const stream: Stream = {
       request,
       sink,
@@ -197,6 +211,7 @@ export class LogHub {
       live: false,
       floor: 0n,
       lastSent: request.afterId ?? '0',
+      wroteAt: Date.now(),
       batch: [],
       closed: false,
     };
@@ -274,6 +289,13 @@ export class LogHub {
     if (lines.length === 0 || stream.closed) return;
     stream.sink.write(lines.map((log) => ({ log, bytes: this.#encode(log) })));
     stream.lastSent = lines.at(-1)!.id;
+    stream.wroteAt = Date.now();
+  }
+
+  /** Reads the horizon now and resolves once the hub has moved up to it. */
+  async #caughtUp(): Promise<void> {
+    this.#tick();
+    while (this.#ticking) await this.#ticking;
   }
 
   /** Coalesces wake-ups: one horizon reading at a time, and one more if any came meanwhile. */
@@ -333,6 +355,7 @@ export class LogHub {
 
   /** Hands each line to the live streams it matches, one write per stream per batch. */
   #fanOut(lines: RunLog[]): void {
+    const now = Date.now();
     const touched = new Set<Stream>();
     const lowered = new LoweredMessage();
     for (const log of lines) {
@@ -361,6 +384,7 @@ export class LogHub {
       }
       stream.sink.write(batch);
       stream.lastSent = batch.at(-1)!.log.id;
+      stream.wroteAt = now;
     }
   }
 

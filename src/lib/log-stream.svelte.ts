@@ -39,6 +39,9 @@ export class LogStream {
   #source: EventSource | undefined;
   #pending: LogLine[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #retryMs = 1000;
+  #closed = false;
 
   constructor(url: string, options: { cap?: number } = {}) {
     this.#url = url;
@@ -60,10 +63,15 @@ export class LogStream {
   }
 
   #open(): void {
-    const source = new EventSource(this.#url);
+    // A reopened stream starts after the last line kept: a new EventSource has no Last-Event-ID.
+    const last = this.buffer.lines.at(-1)?.id;
+    const url = new URL(this.#url, window.location.origin);
+    if (last !== undefined) url.searchParams.set('after', last);
+    const source = new EventSource(url.pathname + url.search);
     this.#source = source;
     source.addEventListener('open', () => {
       this.status = 'live';
+      this.#retryMs = 1000;
     });
     source.addEventListener('log', (event) => {
       const line = JSON.parse((event as MessageEvent<string>).data) as LogLine;
@@ -90,8 +98,9 @@ export class LogStream {
         this.#stop('error');
       } else if (source.readyState === EventSource.CLOSED) {
         // Refused outright (an error answer instead of a stream): EventSource gives up and
-        // says nothing of why, so ask once.
-        this.#stop('error');
+        // says nothing of why, so ask once; a server that is restarting is tried again.
+        this.#flush();
+        this.status = 'reconnecting';
         void this.#diagnose();
       } else if (this.status !== 'lagged') {
         this.status = 'reconnecting';
@@ -114,39 +123,51 @@ export class LogStream {
     this.status = status;
   }
 
-  /** Reads the refused stream's error answer to say why, and closes it if it was a stream. */
+  /**
+   * Reads the refused stream's answer: a server error or no answer at all (a restart) is
+   * retried with backoff; anything else stops the stream with the reason in words.
+   */
   async #diagnose(): Promise<void> {
     const controller = new AbortController();
+    let problem: string | undefined;
     try {
       const response = await fetch(this.#url, {
         credentials: 'same-origin',
         headers: { accept: 'application/json' },
         signal: controller.signal,
       });
-      if (response.ok) {
-        this.problem = 'The log stream was interrupted. Reload the page to try again.';
-        return;
+      if (!response.ok && response.status < 500) {
+        const body = (await response.json().catch(() => null)) as {
+          error?: { code?: string; message?: string };
+        } | null;
+        problem = describeError(
+          new ApiError(
+            response.status,
+            body?.error?.code ?? 'http_error',
+            body?.error?.message ?? `the server answered ${response.status}`,
+          ),
+          'open the log stream',
+        );
       }
-      const body = (await response.json().catch(() => null)) as {
-        error?: { code?: string; message?: string };
-      } | null;
-      this.problem = describeError(
-        new ApiError(
-          response.status,
-          body?.error?.code ?? 'http_error',
-          body?.error?.message ?? `the server answered ${response.status}`,
-        ),
-        'open the log stream',
-      );
-    } catch (error) {
-      this.problem = describeError(error, 'open the log stream');
+    } catch {
+      // no answer: the server is down or restarting
     } finally {
       controller.abort();
     }
+    if (this.#closed) return;
+    if (problem) {
+      this.problem = problem;
+      this.status = 'error';
+      return;
+    }
+    this.#retry = setTimeout(() => this.#open(), this.#retryMs);
+    this.#retryMs = Math.min(this.#retryMs * 2, 30_000);
   }
 
   /** Stops the stream for good. */
   close(): void {
+    this.#closed = true;
+    clearTimeout(this.#retry);
     this.#source?.close();
     clearTimeout(this.#timer);
     this.#timer = undefined;

@@ -28,36 +28,59 @@ export interface NewRunLog {
   fields: Record<string, unknown>;
 }
 
+/** A line to append to a given run. */
+export interface NewRunLogOf extends NewRunLog {
+  projectId: string;
+  runId: string;
+  workflowId: string;
+}
+
 /**
- * Appends a batch of lines in one statement and returns the last id, which the caller
- * announces once the transaction committed, so listeners read the batch once, not per line.
+ * Appends lines of any number of runs in one statement and returns each run's last id, which
+ * the caller announces once the transaction committed, so listeners read the batch once, not
+ * per line. One statement per batch, not per run: statements, not lines, are what an insert
+ * costs PostgreSQL most (npm run bench -- log-stream, docs/benchmarks.md).
  */
+export async function appendRunLogBatch(
+  db: Queryable,
+  lines: readonly NewRunLogOf[],
+): Promise<Map<string, string>> {
+  if (lines.length === 0) return new Map();
+  const { rows } = await db.query<{ run_id: string; last_id: string }>(
+    `with inserted as (
+       insert into run_logs (project_id, run_id, workflow_id, node_id, ts, level, message, fields)
+       select l.project_id, l.run_id, l.workflow_id, l.node_id, l.ts, l.level, l.message, l.fields
+       from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::timestamptz[], $6::text[],
+                   $7::text[], $8::jsonb[])
+         as l(project_id, run_id, workflow_id, node_id, ts, level, message, fields)
+       returning run_id, id
+     )
+     select run_id, max(id)::text as last_id from inserted group by run_id`,
+    [
+      lines.map((l) => l.projectId),
+      lines.map((l) => l.runId),
+      lines.map((l) => l.workflowId),
+      lines.map((l) => l.nodeId),
+      lines.map((l) => l.ts),
+      lines.map((l) => l.level),
+      lines.map((l) => l.message),
+      lines.map((l) => JSON.stringify(l.fields)),
+    ],
+  );
+  return new Map(rows.map((r) => [r.run_id, r.last_id]));
+}
+
+/** Appends lines of one run in one statement; returns the last id (see appendRunLogBatch). */
 export async function appendRunLogs(
   db: Queryable,
   input: { projectId: string; runId: string; workflowId: string; lines: NewRunLog[] },
 ): Promise<string | undefined> {
-  if (input.lines.length === 0) return undefined;
-  const { rows } = await db.query<{ last_id: string }>(
-    `with inserted as (
-       insert into run_logs (project_id, run_id, workflow_id, node_id, ts, level, message, fields)
-       select $1::uuid, $2::uuid, $3::uuid, l.node_id, l.ts, l.level, l.message, l.fields
-       from unnest($4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::jsonb[])
-         as l(node_id, ts, level, message, fields)
-       returning id
-     )
-     select max(id)::text as last_id from inserted`,
-    [
-      input.projectId,
-      input.runId,
-      input.workflowId,
-      input.lines.map((l) => l.nodeId),
-      input.lines.map((l) => l.ts),
-      input.lines.map((l) => l.level),
-      input.lines.map((l) => l.message),
-      input.lines.map((l) => JSON.stringify(l.fields)),
-    ],
+  const { projectId, runId, workflowId } = input;
+  const ends = await appendRunLogBatch(
+    db,
+    input.lines.map((l) => ({ ...l, projectId, runId, workflowId })),
   );
-  return rows[0]?.last_id;
+  return ends.get(runId);
 }
 
 interface RunLogRow {

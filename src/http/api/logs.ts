@@ -1,3 +1,5 @@
+import type { ServerResponse } from 'node:http';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { z } from 'zod';
@@ -13,7 +15,7 @@ import type { StreamRequest } from '../../engine/log-hub.ts';
 import { AppError, notFound } from '../app-error.ts';
 import { projectOf, SESSION_COOKIE, SESSION_TTL_MS } from '../auth.ts';
 import type { AppEnv, HttpDeps } from '../context.ts';
-import { logJson, logStreamResponse } from '../sse.ts';
+import { logJson, serveLogStream } from '../sse.ts';
 import { readQuery, UUID, uuidParam } from '../validate.ts';
 
 const logId = z.string().regex(/^\d{1,18}$/, 'a log id is a non-negative integer');
@@ -186,9 +188,13 @@ function openStream(
       return withTenant(deps.pool, caller.claims, (db) => isProjectVisible(db, projectId));
     },
   };
-  return logStreamResponse({
+  // Served on Node's response itself (see serveLogStream); the adapter then leaves it alone.
+  const response = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  if (!response) throw new Error('log streams are served by the Node.js HTTP server');
+  serveLogStream({
+    response,
     bufferBytes: deps.logStreamBufferBytes ?? 1024 * 1024,
-    signal: c.req.raw.signal,
     open: (sink) => deps.logHub.open(request, sink),
   });
+  return RESPONSE_ALREADY_SENT;
 }
