@@ -65,9 +65,8 @@ export class LogStream {
   #open(): void {
     // A reopened stream starts after the last line kept: a new EventSource has no Last-Event-ID.
     const last = this.buffer.lines.at(-1)?.id;
-    const url = new URL(this.#url, window.location.origin);
-    if (last !== undefined) url.searchParams.set('after', last);
-    const source = new EventSource(url.pathname + url.search);
+    const after = last === undefined ? '' : `${this.#url.includes('?') ? '&' : '?'}after=${last}`;
+    const source = new EventSource(this.#url + after);
     this.#source = source;
     source.addEventListener('open', () => {
       this.status = 'live';
