@@ -87,6 +87,9 @@ declare
   part text;
   dropped integer := 0;
 begin
+  -- Dropping a partition locks the whole table: rather than make every writer queue behind a
+  -- long query on it, give up and try again at the next sweep.
+  perform set_config('lock_timeout', '500ms', true);
   for part in
     select c.relname
     from pg_inherits i
