@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
-import { hasChromium, useBrowser, visit } from '../helpers/browser.ts';
-import { useMeshHook } from '../helpers/meshhook.ts';
+import { hasChromium, signUp, useBrowser, visit } from '../helpers/browser.ts';
+import { chain, useMeshHook } from '../helpers/meshhook.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { sessionClient, type SessionClient } from '../helpers/session.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -11,35 +11,25 @@ const OWNER = { email: 'owner@example.com', password: 'correct horse battery' };
 
 /** Three lines, one a warning and one an error, then a call the receiver holds, then one more. */
 function gated(receiverUrl: string) {
-  return {
-    nodes: [
-      { id: 'hook', type: 'webhook', config: {} },
-      { id: 'before', type: 'log', config: { level: 'info', message: 'before the gate' } },
-      { id: 'stock', type: 'log', config: { level: 'warn', message: 'stock is low' } },
-      {
-        id: 'payment',
-        type: 'log',
-        config: {
-          level: 'error',
-          message: 'payment declined for order {{ trigger.body.order }}',
-          fields: { order: '{{ trigger.body.order }}' },
-        },
+  return chain(
+    { id: 'before', type: 'log', config: { level: 'info', message: 'before the gate' } },
+    { id: 'stock', type: 'log', config: { level: 'warn', message: 'stock is low' } },
+    {
+      id: 'payment',
+      type: 'log',
+      config: {
+        level: 'error',
+        message: 'payment declined for order {{ trigger.body.order }}',
+        fields: { order: '{{ trigger.body.order }}' },
       },
-      {
-        id: 'gate',
-        type: 'http_call',
-        config: { method: 'GET', url: `${receiverUrl}/gate`, timeout_ms: 60_000 },
-      },
-      { id: 'after', type: 'log', config: { level: 'info', message: 'after the Gate opened' } },
-    ],
-    edges: [
-      { from: 'hook', to: 'before' },
-      { from: 'before', to: 'stock' },
-      { from: 'stock', to: 'payment' },
-      { from: 'payment', to: 'gate' },
-      { from: 'gate', to: 'after' },
-    ],
-  };
+    },
+    {
+      id: 'gate',
+      type: 'http_call',
+      config: { method: 'GET', url: `${receiverUrl}/gate`, timeout_ms: 60_000 },
+    },
+    { id: 'after', type: 'log', config: { level: 'info', message: 'after the Gate opened' } },
+  );
 }
 
 const TICKER = {
@@ -97,12 +87,7 @@ describe.skipIf(!hasChromium)('log viewer in Chromium', () => {
     owner = await web.open();
     const { page } = owner;
     await visit(page, `${mh.url}/sign-up`);
-    await page.getByLabel('Project name').waitFor();
-    await page.getByLabel('E-mail').fill(OWNER.email);
-    await page.getByLabel('Password').fill(OWNER.password);
-    await page.getByLabel('Project name').fill('Shop');
-    await page.getByRole('button', { name: 'Create account' }).click();
-    await page.waitForURL('**/workflows');
+    await signUp(page, OWNER);
     // The same account over the API, to publish and trigger without clicking through forms.
     client = sessionClient(mh.url);
     expect((await client.enter('/api/auth/login', OWNER)).status).toBe(200);

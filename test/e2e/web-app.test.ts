@@ -1,6 +1,6 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
-import { hasChromium, useBrowser, visit } from '../helpers/browser.ts';
+import { hasChromium, signUp, useBrowser, visit } from '../helpers/browser.ts';
 import { useMeshHook } from '../helpers/meshhook.ts';
 
 const OWNER = { email: 'owner@example.com', password: 'correct horse battery' };
@@ -124,14 +124,8 @@ describe.skipIf(!hasChromium)('web app in Chromium', () => {
     await web.screenshot(page, 'sign-in');
 
     await page.getByRole('link', { name: 'Create the first account' }).click();
-    // The sign-in page has E-mail and Password fields too: wait for the sign-up form itself.
     await page.waitForURL('**/sign-up');
-    await page.getByLabel('Project name').waitFor();
-    await page.getByLabel('E-mail').fill(OWNER.email);
-    await page.getByLabel('Password').fill(OWNER.password);
-    await page.getByLabel('Project name').fill('Shop');
-    await page.getByRole('button', { name: 'Create account' }).click();
-    await page.waitForURL('**/workflows');
+    await signUp(page, OWNER);
     await page.getByText('No workflows yet.').waitFor();
     expect(await text(page, '[data-testid=user-email]')).toBe(OWNER.email);
     expect(await page.getByLabel('Project', { exact: true }).inputValue()).toMatch(

@@ -123,3 +123,18 @@ export async function visit(page: Page, url?: string): Promise<void> {
   else await page.goto(url);
   await page.locator('html[data-hydrated]').waitFor({ state: 'attached' });
 }
+
+/** Fills and sends the sign-up form (the page must be on /sign-up), landing on the workflows. */
+export async function signUp(
+  page: Page,
+  owner: { email: string; password: string },
+  projectName = 'Shop',
+): Promise<void> {
+  // The sign-in page has E-mail and Password fields too: wait for the sign-up form itself.
+  await page.getByLabel('Project name').waitFor();
+  await page.getByLabel('E-mail').fill(owner.email);
+  await page.getByLabel('Password').fill(owner.password);
+  await page.getByLabel('Project name').fill(projectName);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.waitForURL('**/workflows');
+}

@@ -82,15 +82,14 @@ export function projectLogRoutes(deps: HttpDeps) {
 
   app.get('/', async (c) => {
     const query = readQuery(c, projectListSchema);
+    // `tail` asks for the last lines, unless a starting point says where to page from.
+    const tailed = query.tail !== undefined && query.after === undefined && !query.cursor;
     const rows = await withTenant(deps.pool, c.get('caller').claims, async (db) => {
       const filter = await resolveProjectFilter(db, query);
       const read = { ...filter, projectId: projectOf(c) };
-      if (query.tail !== undefined && query.after === undefined && query.cursor === undefined) {
-        return tailRunLogs(db, { ...read, limit: Math.min(query.tail, 500) });
-      }
+      if (tailed) return tailRunLogs(db, { ...read, limit: Math.min(query.tail!, 500) });
       return listRunLogs(db, { ...read, ...pageOf(query) });
     });
-    const tailed = query.tail !== undefined && query.after === undefined && !query.cursor;
     return c.json(
       tailed ? { items: rows.map(logJson), next_cursor: null } : listPage(rows, query.limit),
     );
