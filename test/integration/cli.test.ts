@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { freePort } from '../../src/db/embedded.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startReceiver } from '../helpers/receiver.ts';
@@ -201,10 +201,18 @@ describe('meshhook start without DATABASE_URL', () => {
       ...process.env,
       MESHHOOK_DATA_DIR: dataDir,
       PORT: String(port),
-      MESHHOOK_LOG_LEVEL: 'warn',
+      MESHHOOK_LOG_LEVEL: 'info',
     };
     delete env.DATABASE_URL;
-    const child = spawn(process.execPath, ['bin/meshhook.js', 'start'], { env, stdio: 'ignore' });
+    const child = spawn(process.execPath, ['bin/meshhook.js', 'start'], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    // What the process said, shown when the test fails (a start that never gets ready, a stop
+    // that hangs).
+    let said = '';
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (said += chunk));
+    onTestFailed(() => console.error(`meshhook start said:\n${said}`));
     try {
       await waitFor(
         async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok,
