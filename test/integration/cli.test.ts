@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { freePort } from '../../src/db/embedded.ts';
+import { firstClosedFolder, freePort } from '../../src/db/embedded.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startReceiver } from '../helpers/receiver.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -188,6 +188,11 @@ describe('meshhook CLI against DATABASE_URL', () => {
   });
 });
 
+// As root the embedded PostgreSQL runs as the user postgres, which a checkout inside a closed
+// folder (mode 700) keeps out: there MeshHook must say so rather than start.
+const closedToPostgres =
+  process.getuid?.() === 0 ? await firstClosedFolder(process.cwd()) : undefined;
+
 describe('meshhook start without DATABASE_URL', () => {
   let dataDir: string;
   beforeAll(async () => {
@@ -195,39 +200,56 @@ describe('meshhook start without DATABASE_URL', () => {
   });
   afterAll(() => rm(dataDir, { recursive: true, force: true }));
 
-  it('runs on an embedded PostgreSQL under MESHHOOK_DATA_DIR and stops it on SIGTERM', async () => {
-    const port = await freePort();
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      MESHHOOK_DATA_DIR: dataDir,
-      PORT: String(port),
-      MESHHOOK_LOG_LEVEL: 'info',
-    };
-    delete env.DATABASE_URL;
-    const child = spawn(process.execPath, ['bin/meshhook.js', 'start'], {
-      env,
-      stdio: ['ignore', 'ignore', 'pipe'],
+  it.runIf(closedToPostgres)('says which folder keeps PostgreSQL out, and exits 1', () => {
+    const env: Record<string, string> = { MESHHOOK_DATA_DIR: dataDir, PORT: '0' };
+    const result = spawnSync(process.execPath, ['bin/meshhook.js', 'start'], {
+      env: Object.fromEntries(
+        Object.entries({ ...process.env, ...env }).filter(([k]) => k !== 'DATABASE_URL'),
+      ),
+      encoding: 'utf8',
+      timeout: 30_000,
     });
-    // What the process said, shown when the test fails (a start that never gets ready, a stop
-    // that hangs).
-    let said = '';
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (said += chunk));
-    onTestFailed(() => console.error(`meshhook start said:\n${said}`));
-    try {
-      await waitFor(
-        async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok,
-        { timeoutMs: 30_000, what: 'readyz' },
-      );
-      expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()).toEqual({
-        status: 'ok',
-      });
-      expect(existsSync(join(dataDir, 'pg', 'postmaster.pid'))).toBe(true);
-    } finally {
-      child.kill('SIGTERM');
-    }
-    const [code] = await once(child, 'exit');
-    expect(code).toBe(0);
-    // A clean stop removes the server's pid file.
-    expect(existsSync(join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`cannot enter ${closedToPostgres}`);
+    expect(result.stderr).toContain('DATABASE_URL');
   });
+
+  it.runIf(!closedToPostgres)(
+    'runs on an embedded PostgreSQL under MESHHOOK_DATA_DIR and stops it on SIGTERM',
+    async () => {
+      const port = await freePort();
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        MESHHOOK_DATA_DIR: dataDir,
+        PORT: String(port),
+        MESHHOOK_LOG_LEVEL: 'info',
+      };
+      delete env.DATABASE_URL;
+      const child = spawn(process.execPath, ['bin/meshhook.js', 'start'], {
+        env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      // What the process said, shown when the test fails (a start that never gets ready, a stop
+      // that hangs).
+      let said = '';
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (said += chunk));
+      onTestFailed(() => console.error(`meshhook start said:\n${said}`));
+      try {
+        await waitFor(
+          async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok,
+          { timeoutMs: 30_000, what: 'readyz' },
+        );
+        expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()).toEqual({
+          status: 'ok',
+        });
+        expect(existsSync(join(dataDir, 'pg', 'postmaster.pid'))).toBe(true);
+      } finally {
+        child.kill('SIGTERM');
+      }
+      const [code] = await once(child, 'exit');
+      expect(code).toBe(0);
+      // A clean stop removes the server's pid file.
+      expect(existsSync(join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+    },
+  );
 });
