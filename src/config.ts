@@ -18,6 +18,9 @@ const schema = z.object({
   MESHHOOK_SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
   MESHHOOK_LOG_RETENTION_DAYS: int(1, 3_650).default(30),
   MESHHOOK_LOG_STREAM_BUFFER_BYTES: int(4_096, 256 * 1024 * 1024).default(1024 * 1024),
+  MESHHOOK_METRICS_MINUTE_RETENTION_DAYS: int(1, 90).default(2),
+  MESHHOOK_METRICS_HOUR_RETENTION_DAYS: int(1, 3_650).default(90),
+  MESHHOOK_METRICS_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
   MESHHOOK_SSE_HEARTBEAT_MS: int(100, 300_000).default(15_000),
   MESHHOOK_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });

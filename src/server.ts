@@ -114,6 +114,10 @@ export async function startProcess(options: {
         pollIntervalMs: config.MESHHOOK_POLL_INTERVAL_MS,
         stepTimeoutMs: config.MESHHOOK_STEP_TIMEOUT_MS,
         logRetentionDays: config.MESHHOOK_LOG_RETENTION_DAYS,
+        metricsRetention: {
+          minuteDays: config.MESHHOOK_METRICS_MINUTE_RETENTION_DAYS,
+          hourDays: config.MESHHOOK_METRICS_HOUR_RETENTION_DAYS,
+        },
       });
       worker.start();
       log.info('worker started', {
@@ -160,6 +164,10 @@ export async function startProcess(options: {
         log,
         logHub,
         logStreamBufferBytes: config.MESHHOOK_LOG_STREAM_BUFFER_BYTES,
+        metricsRetention: {
+          minuteDays: config.MESHHOOK_METRICS_MINUTE_RETENTION_DAYS,
+          hourDays: config.MESHHOOK_METRICS_HOUR_RETENTION_DAYS,
+        },
         publicUrl,
         webhookMaxBytes: config.MESHHOOK_WEBHOOK_MAX_BYTES,
       });

@@ -40,6 +40,8 @@ export interface WorkerOptions {
   housekeepingIntervalMs?: number;
   /** Days run logs are kept (whole daily partitions are dropped past it). */
   logRetentionDays?: number;
+  /** Days minute and hour run-metric buckets are kept (day buckets are kept for good). */
+  metricsRetention?: { minuteDays: number; hourDays: number };
   workerId?: string;
 }
 
@@ -83,6 +85,7 @@ export class Worker {
       maxRecoveries: 3,
       housekeepingIntervalMs: 3_600_000,
       logRetentionDays: 30,
+      metricsRetention: { minuteDays: 2, hourDays: 90 },
       ...options,
     };
     this.#definitions = new DefinitionCache(options.pool);
@@ -355,7 +358,10 @@ export class Worker {
     const client = await this.#o.pool.connect().catch(() => undefined);
     if (!client) return;
     try {
-      const swept = await sweepExpired(client, { logRetentionDays: this.#o.logRetentionDays });
+      const swept = await sweepExpired(client, {
+        logRetentionDays: this.#o.logRetentionDays,
+        metricsRetention: this.#o.metricsRetention,
+      });
       if (swept) this.#o.log.debug('swept expired rows', { ...swept });
     } catch (error) {
       this.#o.log.warn('sweeping expired rows failed', { error: String(error) });

@@ -3,6 +3,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 /** Every error code the HTTP API answers with. */
 export type ErrorCode =
   | 'bad_request'
+  | 'invalid_range'
   | 'invalid_json'
   | 'validation_failed'
   | 'invalid_definition'
@@ -27,6 +28,7 @@ export type ErrorCode =
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   bad_request: 400,
+  invalid_range: 400,
   invalid_json: 400,
   validation_failed: 422,
   invalid_definition: 422,

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { isMigrated } from '../db/migrate.ts';
+import { metricRoutes } from './api/metrics.ts';
 import { projectLogRoutes, runLogRoutes } from './api/logs.ts';
 import { runRoutes } from './api/runs.ts';
 import { workflowRoutes } from './api/workflows.ts';
@@ -100,10 +101,12 @@ export function createApp(deps: HttpDeps): Hono<AppEnv> {
   api.use('/runs/*', requireProject);
   api.use('/logs', requireProject);
   api.use('/logs/*', requireProject);
+  api.use('/metrics/*', requireProject);
   api.route('/workflows', workflowRoutes(deps, state));
   api.route('/runs', runRoutes(deps));
   api.route('/runs', runLogRoutes(deps));
   api.route('/logs', projectLogRoutes(deps));
+  api.route('/metrics', metricRoutes(deps));
   app.route('/api', api);
   return app;
 }

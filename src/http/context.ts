@@ -22,6 +22,8 @@ export interface HttpDeps {
   logHub: LogHub;
   /** Bytes a log stream's client may leave unread before the stream ends as lagged. */
   logStreamBufferBytes?: number;
+  /** How long minute and hour metric buckets are kept (day buckets are kept for good). */
+  metricsRetention?: { minuteDays: number; hourDays: number };
   now?: () => Date;
 }
 

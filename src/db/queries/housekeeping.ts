@@ -1,4 +1,6 @@
+import { retentionAt } from '../../core/metric-range.ts';
 import type { Queryable } from '../client.ts';
+import { compactRunMetrics } from './run-metrics.ts';
 
 // One process at a time does the sweeping; the others skip their turn.
 const HOUSEKEEPING_LOCK = 7_400_511_271;
@@ -11,6 +13,9 @@ export interface Swept {
   /** Daily run-log partitions created ahead and dropped past the retention. */
   logPartitionsCreated: number;
   logPartitionsDropped: number;
+  /** Run-metric rows folded from shards into one, and minute or hour rows past retention. */
+  metricRowsFolded: number;
+  metricRowsDeleted: number;
 }
 
 /** Days of run-log partitions kept ready ahead of today (UTC). */
@@ -25,7 +30,10 @@ const LOG_PARTITIONS_AHEAD = 7;
  */
 export async function sweepExpired(
   db: Queryable,
-  options: { logRetentionDays: number },
+  options: {
+    logRetentionDays: number;
+    metricsRetention?: { minuteDays: number; hourDays: number };
+  },
 ): Promise<Swept | undefined> {
   const { rows } = await db.query<{ locked: boolean }>(
     `select pg_try_advisory_lock($1) as locked`,
@@ -42,12 +50,18 @@ export async function sweepExpired(
     );
     const row = result.rows[0]!;
     const logs = await maintainLogPartitions(db, { retentionDays: options.logRetentionDays });
+    const metrics = await compactRunMetrics(
+      db,
+      retentionAt(Date.now(), options.metricsRetention ?? { minuteDays: 2, hourDays: 90 }),
+    );
     return {
       sessions: row.sessions,
       throttles: row.throttles,
       idempotencyKeys: row.keys,
       logPartitionsCreated: logs.created,
       logPartitionsDropped: logs.dropped,
+      metricRowsFolded: metrics.folded,
+      metricRowsDeleted: metrics.deleted,
     };
   } finally {
     await db.query(`select pg_advisory_unlock($1)`, [HOUSEKEEPING_LOCK]);

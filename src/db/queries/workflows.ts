@@ -179,3 +179,15 @@ export async function findVersionByNumber(
   const row = rows[0];
   return row && { version: row.version, definition: row.definition, createdAt: row.created_at };
 }
+
+/** The project's workflows, by slug: what metric summaries list. */
+export async function listWorkflowNames(
+  db: Queryable,
+  projectId: string,
+): Promise<Array<{ id: string; slug: string; name: string }>> {
+  const { rows } = await db.query<{ id: string; slug: string; name: string }>(
+    `select id, slug, name from workflows where project_id = $1::uuid order by slug`,
+    [projectId],
+  );
+  return rows;
+}

@@ -1,0 +1,377 @@
+import { GRAIN_MS, type Grain, type Retention, type Segment } from '../../core/metric-range.ts';
+import type { Queryable } from '../client.ts';
+
+/**
+ * Reads and upkeep of the run-metric rollups (migration 0005). Runs are counted by a trigger on
+ * their final status; everything here reads those rows or keeps them tidy, and `rebuild`
+ * checks them against the runs.
+ */
+
+/** Runs of one duration cell, summed over shards (and buckets, for range reads). */
+export interface MetricCell {
+  workflowId: string;
+  /** The bucket's start (epoch ms) for bucket reads; undefined for range totals. */
+  bucketStart?: number;
+  cell: number;
+  succeeded: number;
+  failed: number;
+  canceled: number;
+  lastFinishedAt: Date;
+}
+
+interface CellRow {
+  workflow_id: string;
+  bucket_start?: Date;
+  cell: number;
+  succeeded: number;
+  failed: number;
+  canceled: number;
+  last_finished_at: Date;
+}
+
+const toCell = (r: CellRow): MetricCell => ({
+  workflowId: r.workflow_id,
+  ...(r.bucket_start ? { bucketStart: r.bucket_start.getTime() } : {}),
+  cell: r.cell,
+  succeeded: r.succeeded,
+  failed: r.failed,
+  canceled: r.canceled,
+  lastFinishedAt: r.last_finished_at,
+});
+
+const SUMS = `sum(m.succeeded)::float8 as succeeded, sum(m.failed)::float8 as failed,
+  sum(m.canceled)::float8 as canceled, max(m.last_finished_at) as last_finished_at`;
+
+/**
+ * The project's runs in the segments of a covered range, by workflow and duration cell.
+ * `workflowIds` narrows to some workflows.
+ */
+export async function readRangeCells(
+  db: Queryable,
+  input: { projectId: string; segments: Segment[]; workflowIds?: string[] },
+): Promise<MetricCell[]> {
+  if (input.segments.length === 0) return [];
+  const { rows } = await db.query<CellRow>(
+    `select m.workflow_id, m.cell, ${SUMS}
+     from unnest($2::text[], $3::timestamptz[], $4::timestamptz[]) as s(grain, lo, hi)
+     join run_metrics m
+       on m.project_id = $1::uuid and m.grain = s.grain
+      and m.bucket_start >= s.lo and m.bucket_start < s.hi
+     where $5::uuid[] is null or m.workflow_id = any($5::uuid[])
+     group by m.workflow_id, m.cell`,
+    [
+      input.projectId,
+      input.segments.map((s) => s.grain),
+      input.segments.map((s) => new Date(s.from)),
+      input.segments.map((s) => new Date(s.to)),
+      input.workflowIds ?? null,
+    ],
+  );
+  return rows.map(toCell);
+}
+
+/**
+ * The `grain` buckets starting in [from, to), by bucket and duration cell: of one workflow,
+ * or of the whole project (`workflowId` omitted), optionally kept apart by workflow.
+ */
+export async function readBucketCells(
+  db: Queryable,
+  input: {
+    projectId: string;
+    grain: Grain;
+    from: number;
+    to: number;
+    workflowId?: string;
+    byWorkflow?: boolean;
+  },
+): Promise<MetricCell[]> {
+  const workflowColumn = input.byWorkflow || input.workflowId ? 'm.workflow_id' : 'null::uuid';
+  const { rows } = await db.query<CellRow>(
+    `select ${workflowColumn} as workflow_id, m.bucket_start, m.cell, ${SUMS}
+     from run_metrics m
+     where ${input.workflowId ? 'm.workflow_id = $5::uuid and' : ''}
+           m.project_id = $1::uuid and m.grain = $2 and m.bucket_start >= $3 and m.bucket_start < $4
+     group by 1, m.bucket_start, m.cell`,
+    [
+      input.projectId,
+      input.grain,
+      new Date(input.from),
+      new Date(input.to),
+      ...(input.workflowId ? [input.workflowId] : []),
+    ],
+  );
+  return rows.map(toCell);
+}
+
+/** The project's all-time totals by workflow and cell (what the workflow's last run was). */
+export async function readAllTimeCells(
+  db: Queryable,
+  input: { projectId: string },
+): Promise<MetricCell[]> {
+  const { rows } = await db.query<CellRow>(
+    `select m.workflow_id, m.cell, ${SUMS}
+     from run_metrics m
+     where m.project_id = $1::uuid and m.grain = 'all'
+     group by m.workflow_id, m.cell`,
+    [input.projectId],
+  );
+  return rows.map(toCell);
+}
+
+/** All-time totals of every workflow of every project, with its slug, for /metrics. */
+export async function readInstanceRunTotals(
+  db: Queryable,
+): Promise<Array<MetricCell & { projectId: string; slug: string }>> {
+  const { rows } = await db.query<CellRow & { project_id: string; slug: string }>(
+    `select m.project_id, m.workflow_id, w.slug, m.cell, ${SUMS}
+     from run_metrics m join workflows w on w.id = m.workflow_id
+     where m.grain = 'all'
+     group by m.project_id, m.workflow_id, w.slug, m.cell`,
+  );
+  return rows.map((r) => ({ ...toCell(r), projectId: r.project_id, slug: r.slug }));
+}
+
+/** All-time step outcomes of every workflow, for /metrics. */
+export async function readInstanceStepTotals(db: Queryable): Promise<
+  Array<{
+    projectId: string;
+    workflowId: string;
+    slug: string;
+    status: string;
+    count: number;
+  }>
+> {
+  const { rows } = await db.query<{
+    project_id: string;
+    workflow_id: string;
+    slug: string;
+    status: string;
+    count: number;
+  }>(
+    `select m.project_id, m.workflow_id, w.slug, m.status, sum(m.count)::float8 as count
+     from step_metrics m join workflows w on w.id = m.workflow_id
+     group by m.project_id, m.workflow_id, w.slug, m.status`,
+  );
+  return rows.map((r) => ({
+    projectId: r.project_id,
+    workflowId: r.workflow_id,
+    slug: r.slug,
+    status: r.status,
+    count: r.count,
+  }));
+}
+
+/** The queue now: jobs ready and waiting for a worker, leased, and scheduled for later. */
+export async function readQueueDepth(db: Queryable): Promise<{
+  ready: number;
+  leased: number;
+  scheduled: number;
+  oldestReadySeconds: number;
+}> {
+  const { rows } = await db.query<{
+    ready: number;
+    leased: number;
+    scheduled: number;
+    oldest: number | null;
+  }>(
+    `select count(*) filter (where lease_id is null and run_at <= now())::float8 as ready,
+            count(*) filter (where lease_id is not null)::float8 as leased,
+            count(*) filter (where lease_id is null and run_at > now())::float8 as scheduled,
+            extract(epoch from now() - min(run_at) filter (where lease_id is null and run_at <= now()))::float8 as oldest
+     from step_jobs`,
+  );
+  const row = rows[0]!;
+  return {
+    ready: row.ready,
+    leased: row.leased,
+    scheduled: row.scheduled,
+    oldestReadySeconds: row.oldest ?? 0,
+  };
+}
+
+/**
+ * Folds the shards of buckets that ended over five minutes ago into shard 0, and deletes
+ * minute and hour rows older than the retention. The shards exist so that concurrent writers
+ * of a live bucket never meet; once a bucket is past, one row per cell reads faster.
+ */
+export async function compactRunMetrics(
+  db: Queryable,
+  retention: Retention,
+): Promise<{ folded: number; deleted: number }> {
+  const folded = await db.query<{ n: number }>(
+    `with moved as (
+       delete from run_metrics m
+       where m.shard <> 0 and m.grain <> 'all'
+         and m.bucket_start + ('1 ' || m.grain)::interval < now() - interval '5 minutes'
+       returning m.*
+     ), merged as (
+       insert into run_metrics as m
+         (project_id, workflow_id, grain, bucket_start, shard, cell, succeeded, failed, canceled,
+          last_finished_at)
+       select project_id, workflow_id, grain, bucket_start, 0, cell, sum(succeeded), sum(failed),
+              sum(canceled), max(last_finished_at)
+       from moved
+       group by project_id, workflow_id, grain, bucket_start, cell
+       order by workflow_id, grain, bucket_start, cell
+       on conflict (workflow_id, grain, bucket_start, shard, cell) do update
+         set succeeded = m.succeeded + excluded.succeeded,
+             failed = m.failed + excluded.failed,
+             canceled = m.canceled + excluded.canceled,
+             last_finished_at = greatest(m.last_finished_at, excluded.last_finished_at)
+     )
+     select count(*)::int as n from moved`,
+  );
+  // Retention boundaries are aligned (src/core/metric-range.ts); rows before them are never read.
+  const deleted = await db.query<{ n: number }>(
+    `with gone as (
+       delete from run_metrics m using projects p
+       where m.project_id = p.id
+         and (m.grain = 'minute' and m.bucket_start < $1 or m.grain = 'hour' and m.bucket_start < $2)
+       returning 1
+     )
+     select count(*)::int as n from gone`,
+    [new Date(retention.minuteSince - GRAIN_MS.hour), new Date(retention.hourSince - GRAIN_MS.day)],
+  );
+  return { folded: folded.rows[0]!.n, deleted: deleted.rows[0]!.n };
+}
+
+/** A bucket whose stored counts differ from what its runs say. */
+export interface MetricDifference {
+  workflowId: string;
+  grain: Grain | 'all';
+  bucketStart: Date | null;
+  cell: number;
+  expected: { succeeded: number; failed: number; canceled: number };
+  stored: { succeeded: number; failed: number; canceled: number };
+}
+
+// The runs finished in [from, to), counted as the trigger counts them, against the stored rows
+// of the same buckets. Minute and hour buckets are compared only from their retention on;
+// the all-time totals only when the range is everything.
+const DIFF = `
+  with finished as (
+    select project_id, workflow_id, status, finished_at,
+           meshhook.duration_cell(finished_at - coalesce(started_at, created_at)) as cell
+    from runs
+    where status in ('succeeded', 'failed', 'canceled')
+      and finished_at >= $1 and finished_at < $2
+  ), grains as (
+    select * from (values ('minute', $3::timestamptz), ('hour', $4::timestamptz),
+                          ('day', '-infinity'::timestamptz)) g(grain, since)
+    union all
+    select 'all', '-infinity' where $5::boolean
+  ), expected as (
+    select f.project_id, f.workflow_id, g.grain,
+           case when g.grain = 'all' then '-infinity' else date_trunc(g.grain, f.finished_at, 'UTC') end
+             as bucket_start,
+           f.cell,
+           count(*) filter (where f.status = 'succeeded')::int as succeeded,
+           count(*) filter (where f.status = 'failed')::int as failed,
+           count(*) filter (where f.status = 'canceled')::int as canceled,
+           max(f.finished_at) as last_finished_at
+    from finished f cross join grains g
+    group by 1, 2, 3, 4, 5
+  ), stored as (
+    select m.project_id, m.workflow_id, m.grain, m.bucket_start, m.cell,
+           sum(m.succeeded)::int as succeeded, sum(m.failed)::int as failed,
+           sum(m.canceled)::int as canceled
+    from run_metrics m join grains g on g.grain = m.grain
+    where m.grain = 'all' or m.bucket_start >= greatest($1, g.since) and m.bucket_start < $2
+    group by 1, 2, 3, 4, 5
+  )
+  select coalesce(e.project_id, s.project_id) as project_id,
+         coalesce(e.workflow_id, s.workflow_id) as workflow_id,
+         coalesce(e.grain, s.grain) as grain,
+         coalesce(e.bucket_start, s.bucket_start) as bucket_start,
+         coalesce(e.cell, s.cell) as cell,
+         coalesce(e.succeeded, 0) as e_succeeded, coalesce(e.failed, 0) as e_failed,
+         coalesce(e.canceled, 0) as e_canceled, e.last_finished_at,
+         coalesce(s.succeeded, 0) as s_succeeded, coalesce(s.failed, 0) as s_failed,
+         coalesce(s.canceled, 0) as s_canceled
+  from (select * from expected e where e.grain = 'all' or e.bucket_start >= (
+          select greatest($1, g.since) from grains g where g.grain = e.grain)) e
+  full join stored s using (workflow_id, grain, bucket_start, cell)
+  where coalesce(e.succeeded, 0) <> coalesce(s.succeeded, 0)
+     or coalesce(e.failed, 0) <> coalesce(s.failed, 0)
+     or coalesce(e.canceled, 0) <> coalesce(s.canceled, 0)
+  order by 2, 3, 4, 5`;
+
+interface DiffRow {
+  project_id: string;
+  workflow_id: string;
+  grain: Grain | 'all';
+  bucket_start: Date;
+  cell: number;
+  e_succeeded: number;
+  e_failed: number;
+  e_canceled: number;
+  last_finished_at: Date | null;
+  s_succeeded: number;
+  s_failed: number;
+  s_canceled: number;
+}
+
+/**
+ * Compares the rollups of [from, to) (whole UTC days) with a count over the runs. Run it in a
+ * repeatable-read transaction: runs and their counts commit together, so one snapshot sees
+ * both or neither of every run. With `fix`, adds the differences into shard 0, which is exact
+ * even while runs keep finishing: a concurrent run adds its own count on top.
+ */
+export async function rebuildRunMetrics(
+  db: Queryable,
+  input: { from: Date; to: Date; everything: boolean; retention: Retention; fix: boolean },
+): Promise<{ differences: MetricDifference[]; runs: number }> {
+  const { rows } = await db.query<DiffRow>(DIFF, [
+    input.from,
+    input.to,
+    new Date(input.retention.minuteSince),
+    new Date(input.retention.hourSince),
+    input.everything,
+  ]);
+  const runs = await db.query<{ n: number }>(
+    `select count(*)::float8 as n from runs
+     where status in ('succeeded', 'failed', 'canceled') and finished_at >= $1 and finished_at < $2`,
+    [input.from, input.to],
+  );
+  if (input.fix && rows.length > 0) {
+    await db.query(
+      `insert into run_metrics as m
+         (project_id, workflow_id, grain, bucket_start, shard, cell, succeeded, failed, canceled,
+          last_finished_at)
+       select d.project_id, d.workflow_id, d.grain, d.bucket_start, 0, d.cell, d.succeeded,
+              d.failed, d.canceled, coalesce(d.last_finished_at, d.bucket_start)
+       from unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::smallint[],
+                   $6::int[], $7::int[], $8::int[], $9::timestamptz[])
+         as d(project_id, workflow_id, grain, bucket_start, cell, succeeded, failed, canceled,
+              last_finished_at)
+       order by d.workflow_id, d.grain, d.bucket_start, d.cell
+       on conflict (workflow_id, grain, bucket_start, shard, cell) do update
+         set succeeded = m.succeeded + excluded.succeeded,
+             failed = m.failed + excluded.failed,
+             canceled = m.canceled + excluded.canceled,
+             last_finished_at = greatest(m.last_finished_at, excluded.last_finished_at)`,
+      [
+        rows.map((r) => r.project_id),
+        rows.map((r) => r.workflow_id),
+        rows.map((r) => r.grain),
+        rows.map((r) => r.bucket_start),
+        rows.map((r) => r.cell),
+        rows.map((r) => r.e_succeeded - r.s_succeeded),
+        rows.map((r) => r.e_failed - r.s_failed),
+        rows.map((r) => r.e_canceled - r.s_canceled),
+        rows.map((r) => r.last_finished_at),
+      ],
+    );
+  }
+  return {
+    runs: runs.rows[0]!.n,
+    differences: rows.map((r) => ({
+      workflowId: r.workflow_id,
+      grain: r.grain,
+      bucketStart: r.grain === 'all' ? null : r.bucket_start,
+      cell: r.cell,
+      expected: { succeeded: r.e_succeeded, failed: r.e_failed, canceled: r.e_canceled },
+      stored: { succeeded: r.s_succeeded, failed: r.s_failed, canceled: r.s_canceled },
+    })),
+  };
+}

@@ -1,0 +1,349 @@
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import {
+  bucketStarts,
+  checkGrain,
+  chooseGrain,
+  coverRange,
+  GRAIN_MS,
+  GRAINS,
+  parseDuration,
+  retentionAt,
+  type Grain,
+  type Retention,
+} from '../../core/metric-range.ts';
+import { RunStats, statsBy } from '../../core/run-stats.ts';
+import { withTenant } from '../../db/client.ts';
+import {
+  readAllTimeCells,
+  readBucketCells,
+  readRangeCells,
+  type MetricCell,
+} from '../../db/queries/run-metrics.ts';
+import { findWorkflow, listWorkflowNames } from '../../db/queries/workflows.ts';
+import { AppError, notFound } from '../app-error.ts';
+import { projectOf } from '../auth.ts';
+import type { AppEnv, HttpDeps } from '../context.ts';
+import { readQuery } from '../validate.ts';
+
+const DAY_MS = 86_400_000;
+/** The longest range one request may ask about. */
+const MAX_RANGE_MS = 3_660 * DAY_MS;
+/** Ranges end at most this far ahead of now (clocks differ a little). */
+const FUTURE_SLACK_MS = DAY_MS;
+const EARLIEST = Date.UTC(2000, 0, 1);
+/** Points in a summary item's sparkline, at most. */
+const SERIES_TARGET = 100;
+
+const instant = z.iso
+  .datetime({ offset: true, message: 'an ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z' })
+  .transform((s) => Date.parse(s));
+
+const rangeQuery = {
+  from: instant.optional(),
+  to: instant.optional(),
+  range: z
+    .string()
+    .refine((s) => parseDuration(s) !== undefined, 'a duration such as 1h, 24h, 7d or 90d')
+    .optional(),
+};
+
+const SORT_KEYS = [
+  'slug',
+  'name',
+  'total',
+  'succeeded',
+  'failed',
+  'canceled',
+  'success_rate',
+  'failure_rate',
+  'p50_ms',
+  'p95_ms',
+  'last_run_at',
+] as const;
+type SortKey = (typeof SORT_KEYS)[number];
+
+const rate = z.coerce.number().min(0).max(1);
+const summarySchema = z.object({
+  ...rangeQuery,
+  sort: z.enum(SORT_KEYS).default('slug'),
+  order: z.enum(['asc', 'desc']).optional(),
+  workflow: z.string().min(1).max(2_000).optional(),
+  q: z.string().min(1).max(200).optional(),
+  min_success_rate: rate.optional(),
+  max_success_rate: rate.optional(),
+  min_failure_rate: rate.optional(),
+  max_failure_rate: rate.optional(),
+  series: z.enum(['true', 'false']).optional(),
+});
+const bucketsSchema = z.object({
+  ...rangeQuery,
+  bucket: z.enum(GRAINS).optional(),
+  workflow: z.string().min(1).max(100).optional(),
+});
+
+/** A range as asked: [from, to) in epoch ms. */
+interface AskedRange {
+  from: number;
+  to: number;
+}
+
+/** The asked range: `from`/`to`, or `range` back from `to` (or now); the last 24 h by default. */
+function askedRange(
+  query: { from?: number; to?: number; range?: string },
+  now: number,
+): AskedRange {
+  if (query.range !== undefined && query.from !== undefined) {
+    throw new AppError('invalid_range', 'give either range or from, not both', {
+      range: query.range,
+    });
+  }
+  const to = query.to ?? now;
+  const length = query.range !== undefined ? parseDuration(query.range)! : DAY_MS;
+  const from = query.from ?? to - length;
+  const details = { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
+  if (from >= to) throw new AppError('invalid_range', 'from must be before to', details);
+  if (to - from > MAX_RANGE_MS) {
+    throw new AppError('invalid_range', 'a range spans at most 3660 days', details);
+  }
+  if (from < EARLIEST)
+    throw new AppError('invalid_range', 'ranges start in 2000 or later', details);
+  if (to > now + FUTURE_SLACK_MS) {
+    throw new AppError('invalid_range', 'a range ends at most a day from now', details);
+  }
+  return { from, to };
+}
+
+/** The grain a bucket read uses: the one asked for, if it can answer, else the chosen one. */
+function bucketGrain(
+  asked: Grain | undefined,
+  range: AskedRange,
+  retention: Retention,
+  target?: number,
+): Grain {
+  if (asked) {
+    const problem = checkGrain(asked, range.from, range.to, retention);
+    if (problem?.kind === 'unavailable') {
+      throw new AppError(
+        'invalid_range',
+        `${asked} buckets are kept from ${new Date(problem.since).toISOString()} on`,
+        { bucket: asked, kept_since: new Date(problem.since).toISOString() },
+      );
+    }
+    if (problem?.kind === 'too_many') {
+      throw new AppError(
+        'invalid_range',
+        `the range holds ${problem.buckets} ${asked} buckets; choose a coarser bucket or a shorter range`,
+        { bucket: asked, buckets: problem.buckets },
+      );
+    }
+    return asked;
+  }
+  const grain = chooseGrain(range.from, range.to, retention, target);
+  if (!grain) throw new AppError('invalid_range', 'the range holds too many buckets');
+  return grain;
+}
+
+const iso = (t: number | Date | null) => (t === null ? null : new Date(t).toISOString());
+
+/** Buckets of one grain, every one present (empty ones with zero runs and null rates). */
+function bucketsJson(grain: Grain, range: AskedRange, cells: MetricCell[]) {
+  const byStart = statsBy(cells, (c) => String(c.bucketStart));
+  return bucketStarts(grain, range.from, range.to).map((start) => ({
+    start: iso(start),
+    ...(byStart.get(String(start)) ?? new RunStats()).toJSON(),
+  }));
+}
+
+/** /api/metrics: run success and failure, from the rollups only. */
+export function metricRoutes(deps: HttpDeps) {
+  const app = new Hono<AppEnv>();
+  const now = () => (deps.now ? deps.now().getTime() : Date.now());
+  const retention = () =>
+    retentionAt(now(), {
+      minuteDays: deps.metricsRetention?.minuteDays ?? 2,
+      hourDays: deps.metricsRetention?.hourDays ?? 90,
+    });
+
+  app.get('/workflows/summary', async (c) => {
+    const query = readQuery(c, summarySchema);
+    const range = askedRange(query, now());
+    const kept = retention();
+    const cover = coverRange(range.from, range.to, kept);
+    const projectId = projectOf(c);
+    const seriesGrain =
+      query.series === 'true' ? bucketGrain(undefined, range, kept, SERIES_TARGET) : undefined;
+
+    const read = await withTenant(deps.pool, c.get('caller').claims, async (db) => {
+      const workflows = await listWorkflowNames(db, projectId);
+      const wanted = pickWorkflows(workflows, query);
+      const ids = wanted.length === workflows.length ? undefined : wanted.map((w) => w.id);
+      const [cells, allTime, series] = await Promise.all([
+        readRangeCells(db, {
+          projectId,
+          segments: cover.segments,
+          ...(ids ? { workflowIds: ids } : {}),
+        }),
+        readAllTimeCells(db, { projectId }),
+        seriesGrain
+          ? readBucketCells(db, { projectId, grain: seriesGrain, ...range, byWorkflow: true })
+          : Promise.resolve([]),
+      ]);
+      return { wanted, cells, allTime, series };
+    });
+
+    const inRange = statsBy(read.cells, (c) => c.workflowId);
+    const lastRuns = statsBy(read.allTime, (c) => c.workflowId);
+    const seriesOf = Map.groupBy(read.series, (c) => c.workflowId);
+    let items = read.wanted.map((w) => {
+      const stats = inRange.get(w.id) ?? new RunStats();
+      return {
+        stats,
+        json: {
+          workflow_id: w.id,
+          slug: w.slug,
+          name: w.name,
+          ...stats.toJSON(),
+          last_run_at: iso(lastRuns.get(w.id)?.lastFinishedAt ?? null),
+          ...(seriesGrain && {
+            series: bucketsJson(seriesGrain, range, seriesOf.get(w.id) ?? []).map((b) => ({
+              start: b.start,
+              succeeded: b.succeeded,
+              failed: b.failed,
+              canceled: b.canceled,
+            })),
+          }),
+        },
+      };
+    });
+    items = items.filter(({ stats }) => withinShares(stats, query));
+    sortItems(
+      items,
+      query.sort,
+      query.order ?? (query.sort === 'slug' || query.sort === 'name' ? 'asc' : 'desc'),
+    );
+
+    const totals = new RunStats();
+    for (const { stats } of items) totals.merge(stats);
+    let lastRunAt: Date | null = null;
+    for (const { json } of items) {
+      if (json.last_run_at && (!lastRunAt || Date.parse(json.last_run_at) > lastRunAt.getTime())) {
+        lastRunAt = new Date(json.last_run_at);
+      }
+    }
+    return c.json({
+      range: { from: iso(cover.from), to: iso(cover.to) },
+      ...(seriesGrain ? { series_bucket: seriesGrain } : {}),
+      items: items.map((i) => i.json),
+      totals: { workflows: items.length, ...totals.toJSON(), last_run_at: iso(lastRunAt) },
+    });
+  });
+
+  app.get('/workflow/:id', async (c) => {
+    const query = readQuery(c, bucketsSchema.omit({ workflow: true }));
+    return c.json(await bucketsAnswer(c, query, c.req.param('id')));
+  });
+
+  app.get('/buckets', async (c) => {
+    const query = readQuery(c, bucketsSchema);
+    return c.json(await bucketsAnswer(c, query, query.workflow));
+  });
+
+  /** Buckets of one workflow (by id or slug) or of the whole project. */
+  async function bucketsAnswer(
+    c: Context<AppEnv>,
+    query: { from?: number; to?: number; range?: string; bucket?: Grain },
+    workflowRef: string | undefined,
+  ) {
+    const range = askedRange(query, now());
+    const grain = bucketGrain(query.bucket, range, retention());
+    const projectId = projectOf(c);
+    const read = await withTenant(deps.pool, c.get('caller').claims, async (db) => {
+      const workflow = workflowRef === undefined ? undefined : await findWorkflow(db, workflowRef);
+      if (workflowRef !== undefined && (!workflow || workflow.projectId !== projectId)) {
+        throw notFound('workflow');
+      }
+      const cells = await readBucketCells(db, {
+        projectId,
+        grain,
+        ...range,
+        ...(workflow ? { workflowId: workflow.id } : {}),
+      });
+      return { workflow, cells };
+    });
+    const totals = new RunStats();
+    for (const cell of read.cells) totals.add(cell);
+    const starts = bucketStarts(grain, range.from, range.to);
+    return {
+      ...(read.workflow
+        ? { workflow_id: read.workflow.id, slug: read.workflow.slug, name: read.workflow.name }
+        : {}),
+      bucket: grain,
+      range: {
+        from: iso(starts[0] ?? range.from),
+        to: iso(starts.length > 0 ? starts.at(-1)! + GRAIN_MS[grain] : range.to),
+      },
+      buckets: bucketsJson(grain, range, read.cells),
+      totals: totals.toJSON(),
+    };
+  }
+
+  return app;
+}
+
+/** The workflows a summary lists: those named (ids or slugs, comma-separated), matching q. */
+function pickWorkflows<W extends { id: string; slug: string; name: string }>(
+  workflows: W[],
+  query: { workflow?: string; q?: string },
+): W[] {
+  let picked = workflows;
+  if (query.workflow !== undefined) {
+    const names = new Set(query.workflow.split(',').map((s) => s.trim().toLowerCase()));
+    picked = picked.filter((w) => names.has(w.id) || names.has(w.slug));
+  }
+  if (query.q !== undefined) {
+    const needle = query.q.toLowerCase();
+    picked = picked.filter((w) => w.slug.includes(needle) || w.name.toLowerCase().includes(needle));
+  }
+  return picked;
+}
+
+/** Whether a workflow's shares are within the asked bounds; one without runs has no share. */
+function withinShares(
+  stats: RunStats,
+  query: {
+    min_success_rate?: number;
+    max_success_rate?: number;
+    min_failure_rate?: number;
+    max_failure_rate?: number;
+  },
+): boolean {
+  const bounds: Array<[number | null, number | undefined, number | undefined]> = [
+    [stats.successRate, query.min_success_rate, query.max_success_rate],
+    [stats.failureRate, query.min_failure_rate, query.max_failure_rate],
+  ];
+  return bounds.every(([value, min, max]) => {
+    if (min === undefined && max === undefined) return true;
+    if (value === null) return false;
+    return (min === undefined || value >= min) && (max === undefined || value <= max);
+  });
+}
+
+/** Sorts by a key, workflows without a value last whatever the order, then by slug. */
+function sortItems(
+  items: Array<{ json: Record<SortKey, unknown> }>,
+  key: SortKey,
+  order: 'asc' | 'desc',
+): void {
+  const sign = order === 'asc' ? 1 : -1;
+  items.sort((a, b) => {
+    const x = a.json[key] as string | number | null;
+    const y = b.json[key] as string | number | null;
+    if (x === null && y !== null) return 1;
+    if (y === null && x !== null) return -1;
+    if (x !== y && x !== null && y !== null) {
+      return (x < y ? -1 : 1) * sign;
+    }
+    return String(a.json.slug) < String(b.json.slug) ? -1 : 1;
+  });
+}
