@@ -10,6 +10,7 @@ import { LogHub } from './engine/log-hub.ts';
 import { Notifier } from './engine/notifier.ts';
 import type { ProcessLog } from './engine/process-log.ts';
 import { Worker } from './engine/worker.ts';
+import { EventHub } from './engine/event-hub.ts';
 import { createApp } from './http/app.ts';
 import { encodeLogEvent } from './http/sse.ts';
 import { loadWebApp, routeRequests } from './http/web-app.ts';
@@ -28,6 +29,7 @@ export interface Running {
   worker?: Worker;
   /** The live-log fan-out, when the web server runs. */
   logHub?: LogHub;
+  eventHub?: EventHub;
   stop(): Promise<void>;
 }
 
@@ -84,9 +86,11 @@ export async function startProcess(options: {
   let worker: Worker | undefined;
   let server: ServerType | undefined;
   let logHub: LogHub | undefined;
+  let eventHub: EventHub | undefined;
   const stop = async () => {
     // Open log streams end first (their clients reconnect elsewhere), so closing is quick.
     logHub?.stop();
+    eventHub?.stop();
     if (server) await closeServer(server);
     await worker?.stop({ graceMs: config.MESHHOOK_SHUTDOWN_GRACE_MS });
     await notifier.flush();
@@ -157,12 +161,20 @@ export async function startProcess(options: {
         heartbeatMs: config.MESHHOOK_SSE_HEARTBEAT_MS,
       });
       logHub.start();
+      eventHub = new EventHub({
+        pool,
+        listener,
+        log,
+        heartbeatMs: config.MESHHOOK_SSE_HEARTBEAT_MS,
+      });
+      eventHub.start();
       built.app = createApp({
         pool,
         listener,
         notifier,
         log,
         logHub,
+        eventHub,
         logStreamBufferBytes: config.MESHHOOK_LOG_STREAM_BUFFER_BYTES,
         metricsRetention: {
           minuteDays: config.MESHHOOK_METRICS_MINUTE_RETENTION_DAYS,
@@ -170,6 +182,7 @@ export async function startProcess(options: {
         },
         publicUrl,
         webhookMaxBytes: config.MESHHOOK_WEBHOOK_MAX_BYTES,
+        metricsToken: config.MESHHOOK_METRICS_TOKEN,
       });
       log.info('web server listening', { url, public_url: publicUrl });
     }
@@ -179,6 +192,7 @@ export async function startProcess(options: {
       ...(url ? { url } : {}),
       ...(worker ? { worker } : {}),
       ...(logHub ? { logHub } : {}),
+      ...(eventHub ? { eventHub } : {}),
     };
   } catch (error) {
     await stop().catch(() => {});

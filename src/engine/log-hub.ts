@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { compileLogFilter, LoweredMessage, type LogFilter } from '../core/log-filter.ts';
 import { LogHorizon } from '../core/log-horizon.ts';
-import { withTenant, type Claims } from '../db/client.ts';
+import { withTenant } from '../db/client.ts';
 import {
   ACCESS_CHANNEL,
   findFinishedRuns,
@@ -15,6 +15,7 @@ import {
 import { RUNS_CHANNEL } from '../db/queries/settle-step.ts';
 import type { Listener } from './listener.ts';
 import type { ProcessLog } from './process-log.ts';
+import { recheckAccess, type StreamAccess } from './stream-access.ts';
 
 /** A line on its way out, encoded once for every stream that gets it. */
 export interface OutgoingLine {
@@ -44,9 +45,7 @@ export interface LogSink {
 }
 
 /** What a stream reads, and on whose behalf. */
-export interface StreamRequest {
-  /** The project the caller was authorised for (under RLS) when the stream opened. */
-  projectId: string;
+export interface StreamRequest extends StreamAccess {
   filter: LogFilter;
   /** A run's stream: ends with its run, once all its lines were sent. */
   endWithRun?: boolean;
@@ -54,12 +53,6 @@ export interface StreamRequest {
   afterId?: string;
   /** Without afterId: start with only the last `tail` matching lines (project tails). */
   tail?: number;
-  /** The claims backlog reads run under, so RLS decides what they return. */
-  claims: Claims;
-  /** Who the caller is, to find the streams an access change concerns. */
-  identity: { keyId?: string; userId?: string };
-  /** Re-decides the caller's access to the project; false ends the stream. */
-  authorize(): Promise<boolean>;
 }
 
 /** An open stream, for its HTTP handler to close when the client leaves. */
@@ -426,33 +419,14 @@ export class LogHub {
     this.#end(stream, { kind: 'finished', runId, status: stream.endAt.status });
   }
 
-  /**
-   * Decides access again for the streams of the given identities (`key:<id>`, `user:<id>`), or
-   * all of them, asking once per distinct caller and project.
-   */
+  /** Decides access again for the streams of the given identities, or all of them. */
   async #recheck(identities?: string[]): Promise<void> {
-    const wanted = identities && new Set(identities);
-    const groups = new Map<string, Stream[]>();
-    for (const stream of this.#streams) {
-      const { keyId, userId } = stream.request.identity;
-      const who = keyId ? `key:${keyId}` : `user:${userId}`;
-      if (wanted && !wanted.has(who)) continue;
-      const group = `${who}/${stream.request.projectId}/${JSON.stringify(stream.request.claims)}`;
-      const list = groups.get(group) ?? [];
-      list.push(stream);
-      groups.set(group, list);
-    }
-    await Promise.all(
-      [...groups.values()].map(async (streams) => {
-        try {
-          if (await streams[0]!.request.authorize()) return;
-          for (const stream of streams) this.#end(stream, { kind: 'revoked' });
-        } catch (error) {
-          // Unknown is not denied: the next change or recheck decides.
-          this.#log.warn('re-checking log stream access failed', { error: String(error) });
-        }
-      }),
-    );
+    await recheckAccess(this.#streams, (stream) => stream.request, {
+      ...(identities ? { identities } : {}),
+      revoke: (stream) => this.#end(stream, { kind: 'revoked' }),
+      log: this.#log,
+      what: 'log stream',
+    });
   }
 
   #end(stream: Stream, reason: StreamEnd): void {

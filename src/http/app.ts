@@ -10,6 +10,7 @@ import { authRoutes } from './api/auth.ts';
 import { projectRoutes } from './api/projects.ts';
 import { authenticate, requireProject } from './auth.ts';
 import type { AppEnv, HttpDeps } from './context.ts';
+import { prometheusRoutes } from './prometheus.ts';
 import { createRunIntake } from './run-intake.ts';
 import { WebhookTargets } from './webhook-targets.ts';
 import { webhookRoutes } from './webhook.ts';
@@ -71,6 +72,7 @@ export function createApp(deps: HttpDeps): Hono<AppEnv> {
     if (!ready) throw new AppError('service_unavailable', 'database not reachable or not migrated');
     return c.json({ status: 'ready' });
   });
+  app.route('/metrics', prometheusRoutes(deps));
 
   const state = {
     webhookTargets: new WebhookTargets(deps.pool, deps.listener),

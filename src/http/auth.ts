@@ -1,8 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { findMembership, findSession } from '../db/queries/accounts.ts';
-import { authenticateApiKey, type ProjectRole } from '../db/queries/projects.ts';
+import { withTenant } from '../db/client.ts';
+import { authenticateApiKey, isProjectVisible, type ProjectRole } from '../db/queries/projects.ts';
+import type { StreamAccess } from '../engine/stream-access.ts';
 import { AppError } from './app-error.ts';
 import type { AppEnv, Caller, HttpDeps } from './context.ts';
 import { UUID } from './validate.ts';
@@ -129,4 +132,36 @@ export function requireRole(min: ProjectRole): MiddlewareHandler<AppEnv> {
     }
     await next();
   };
+}
+
+/**
+ * The caller of a stream, for its hub to decide access again whenever it may have changed:
+ * the session must still exist and the project must still be visible under the caller's
+ * claims (RLS).
+ */
+export function streamAccessOf(c: Context<AppEnv>, deps: HttpDeps): StreamAccess {
+  const caller = c.get('caller');
+  const projectId = projectOf(c);
+  const sessionToken = caller.kind === 'session' ? getCookie(c, SESSION_COOKIE) : undefined;
+  return {
+    projectId,
+    claims: caller.claims,
+    identity: caller.keyId ? { keyId: caller.keyId } : { userId: caller.userId! },
+    async authorize() {
+      if (caller.kind === 'session') {
+        const session = sessionToken
+          ? await findSession(deps.pool, { token: sessionToken, ttlMs: SESSION_TTL_MS })
+          : undefined;
+        if (!session) return false;
+      }
+      return withTenant(deps.pool, caller.claims, (db) => isProjectVisible(db, projectId));
+    },
+  };
+}
+
+/** Node's response under the Hono context: streams are written to it directly. */
+export function nodeResponseOf(c: Context<AppEnv>): ServerResponse {
+  const response = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  if (!response) throw new Error('streams are served by the Node.js HTTP server');
+  return response;
 }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Claims } from '../db/client.ts';
 import type { ProjectRole } from '../db/queries/projects.ts';
+import type { EventHub } from '../engine/event-hub.ts';
 import type { Listener } from '../engine/listener.ts';
 import type { LogHub } from '../engine/log-hub.ts';
 import type { Notifier } from '../engine/notifier.ts';
@@ -20,10 +21,14 @@ export interface HttpDeps {
   webhookMaxBytes: number;
   /** The process's live-log fan-out. */
   logHub: LogHub;
+  /** The process's live project events (finished runs, for dashboards). */
+  eventHub: EventHub;
   /** Bytes a log stream's client may leave unread before the stream ends as lagged. */
   logStreamBufferBytes?: number;
   /** How long minute and hour metric buckets are kept (day buckets are kept for good). */
   metricsRetention?: { minuteDays: number; hourDays: number };
+  /** When set, GET /metrics requires `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string;
   now?: () => Date;
 }
 

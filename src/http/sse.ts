@@ -27,6 +27,12 @@ export function encodeLogEvent(log: RunLog): Uint8Array {
   return Buffer.from(sseEvent('log', logJson(log), log.id));
 }
 
+/** The closing event of a stream whose caller lost access. */
+export const ACCESS_REVOKED_EVENT = sseEvent('error', {
+  code: 'access_revoked',
+  message: 'access to this project was revoked',
+});
+
 function closingEvent(reason: StreamEnd): string {
   switch (reason.kind) {
     case 'finished':
@@ -37,10 +43,7 @@ function closingEvent(reason: StreamEnd): string {
         message: 'the client read too slowly; reconnect with Last-Event-ID to resume',
       });
     case 'revoked':
-      return sseEvent('error', {
-        code: 'access_revoked',
-        message: 'access to this project was revoked',
-      });
+      return ACCESS_REVOKED_EVENT;
     case 'interrupted':
       return ''; // the client reconnects and resumes
   }
@@ -53,23 +56,35 @@ const SSE_HEADERS = {
   'x-accel-buffering': 'no',
 };
 
+/** The raw side of an SSE response: bytes out, with the client's buffer in view. */
+export interface SseResponse {
+  /** Bytes the client's buffer can still take (0 or less: full). */
+  room(): number;
+  write(bytes: Uint8Array | string): void;
+  heartbeat(): void;
+  /** Resolves once the client's buffer has drained below half of it. */
+  drained(): Promise<void>;
+  /** Writes the closing bytes, if any, and closes. */
+  end(closing: string): void;
+}
+
 /**
- * Serves a log stream on Node's response directly. The response's own write buffer is the
- * stream's buffer: the hub ends a live stream whose client left `bufferBytes` unread with
- * `event: lagged`, and backlog pages wait until half of it is free.
+ * Serves a stream of Server-Sent Events on Node's response directly. The response's own write
+ * buffer is the stream's buffer: `room` is what is left of `bufferBytes`, and `drained` waits
+ * until half of it is free.
  *
  * Why not a web ReadableStream: every chunk of one costs a read promise and a trip through the
  * adapter's pump before it reaches the socket, and a log stream is mostly small chunks (one
  * per stream per batch, often one line). Writing to the response directly doubled the
  * deliveries one web process sustains (npm run bench -- log-stream, docs/benchmarks.md).
  */
-export function serveLogStream(options: {
+export function serveSse<H extends { close(): void }>(options: {
   response: ServerResponse;
   bufferBytes: number;
-  open(sink: LogSink): Promise<StreamHandle>;
+  open(sse: SseResponse): Promise<H> | H;
 }): void {
   const { response, bufferBytes } = options;
-  let handle: StreamHandle | undefined;
+  let handle: H | undefined;
   let closed = false;
   const waiting = new Set<() => void>();
   const wake = () => {
@@ -82,13 +97,10 @@ export function serveLogStream(options: {
     handle?.close();
     wake();
   };
-  const sink: LogSink = {
+  const sse: SseResponse = {
     room: () => (closed ? 0 : bufferBytes - response.writableLength),
-    write(lines: readonly OutgoingLine[]) {
-      if (closed) return;
-      response.write(
-        lines.length === 1 ? lines[0]!.bytes : Buffer.concat(lines.map((l) => l.bytes)),
-      );
+    write(bytes) {
+      if (!closed) response.write(bytes);
     },
     heartbeat() {
       if (!closed) response.write(': heartbeat\n\n');
@@ -100,23 +112,48 @@ export function serveLogStream(options: {
         response.once('drain', wake);
       });
     },
-    end(reason) {
+    end(closing) {
       if (closed) return;
-      response.end(closingEvent(reason));
+      response.end(closing);
       close();
     },
   };
   response.writeHead(200, SSE_HEADERS);
   response.write('retry: 1000\n: connected\n\n');
   response.on('close', close);
-  options.open(sink).then(
-    (opened) => {
-      handle = opened;
-      if (closed) opened.close();
-    },
-    () => {
-      if (!closed) response.end();
-      close();
-    },
-  );
+  Promise.resolve()
+    .then(() => options.open(sse))
+    .then(
+      (opened) => {
+        handle = opened;
+        if (closed) opened.close();
+      },
+      () => {
+        if (!closed) response.end();
+        close();
+      },
+    );
+}
+
+/** Serves a log stream: the hub's lines, and its closing event. */
+export function serveLogStream(options: {
+  response: ServerResponse;
+  bufferBytes: number;
+  open(sink: LogSink): Promise<StreamHandle>;
+}): void {
+  serveSse({
+    response: options.response,
+    bufferBytes: options.bufferBytes,
+    open: (sse) =>
+      options.open({
+        room: sse.room,
+        write: (lines: readonly OutgoingLine[]) =>
+          sse.write(
+            lines.length === 1 ? lines[0]!.bytes : Buffer.concat(lines.map((l) => l.bytes)),
+          ),
+        heartbeat: sse.heartbeat,
+        drained: sse.drained,
+        end: (reason) => sse.end(closingEvent(reason)),
+      }),
+  });
 }

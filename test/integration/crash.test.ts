@@ -105,5 +105,9 @@ describe('a worker killed with SIGKILL mid-step', () => {
     expect(logs.map((l: any) => l.message)).toContain(
       'step retaken after its lease expired (attempt 2)',
     );
+
+    // The run is counted once in the metrics, though its step ran twice.
+    const metrics = await mh.api(key, 'GET', '/api/metrics/workflows/summary?range=1h');
+    expect(metrics.body.totals).toMatchObject({ total: 1, succeeded: 1, failed: 0 });
   });
 });

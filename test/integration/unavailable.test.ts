@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '../../src/db/client.ts';
 import { freePort } from '../../src/db/embedded.ts';
 import { createListener, type Listener } from '../../src/engine/listener.ts';
+import { EventHub } from '../../src/engine/event-hub.ts';
 import { LogHub } from '../../src/engine/log-hub.ts';
 import { Notifier } from '../../src/engine/notifier.ts';
 import { silentLog } from '../../src/engine/process-log.ts';
@@ -27,6 +28,7 @@ beforeAll(async () => {
     notifier: new Notifier(deadPool),
     log: silentLog,
     logHub: new LogHub({ pool: deadPool, listener, log: silentLog, encode: encodeLogEvent }),
+    eventHub: new EventHub({ pool: deadPool, listener, log: silentLog }),
     publicUrl: 'http://127.0.0.1:1',
     webhookMaxBytes: 1024,
   });

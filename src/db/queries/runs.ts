@@ -168,3 +168,33 @@ export async function findRunStatus(
   );
   return rows[0] && { status: rows[0].status, workflowId: rows[0].workflow_id };
 }
+
+/** Which of the given runs are final, with their project, workflow and status. */
+export async function readFinishedRuns(
+  db: Queryable,
+  runIds: string[],
+): Promise<
+  Array<{
+    id: string;
+    projectId: string;
+    workflowId: string;
+    status: 'succeeded' | 'failed' | 'canceled';
+  }>
+> {
+  const { rows } = await db.query<{
+    id: string;
+    project_id: string;
+    workflow_id: string;
+    status: 'succeeded' | 'failed' | 'canceled';
+  }>(
+    `select id, project_id, workflow_id, status from runs
+     where id = any($1::uuid[]) and status in ('succeeded', 'failed', 'canceled')`,
+    [runIds],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    projectId: r.project_id,
+    workflowId: r.workflow_id,
+    status: r.status,
+  }));
+}

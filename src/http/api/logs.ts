@@ -1,19 +1,15 @@
-import type { ServerResponse } from 'node:http';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context } from 'hono';
-import { getCookie } from 'hono/cookie';
 import { z } from 'zod';
 import { LOG_LEVELS } from '../../core/definition.ts';
 import type { LogFilter } from '../../core/log-filter.ts';
 import { withTenant } from '../../db/client.ts';
-import { findSession } from '../../db/queries/accounts.ts';
-import { isProjectVisible } from '../../db/queries/projects.ts';
 import { findRunStatus } from '../../db/queries/runs.ts';
 import { listRunLogs, tailRunLogs } from '../../db/queries/run-logs.ts';
 import { findWorkflow } from '../../db/queries/workflows.ts';
 import type { StreamRequest } from '../../engine/log-hub.ts';
 import { AppError, notFound } from '../app-error.ts';
-import { projectOf, SESSION_COOKIE, SESSION_TTL_MS } from '../auth.ts';
+import { nodeResponseOf, projectOf, streamAccessOf } from '../auth.ts';
 import type { AppEnv, HttpDeps } from '../context.ts';
 import { logJson, serveLogStream } from '../sse.ts';
 import { readQuery, UUID, uuidParam } from '../validate.ts';
@@ -169,27 +165,9 @@ function openStream(
   deps: HttpDeps,
   options: Pick<StreamRequest, 'filter' | 'endWithRun' | 'afterId' | 'tail'>,
 ): Response {
-  const caller = c.get('caller');
-  const projectId = projectOf(c);
-  const sessionToken = caller.kind === 'session' ? getCookie(c, SESSION_COOKIE) : undefined;
-  const request: StreamRequest = {
-    ...options,
-    projectId,
-    claims: caller.claims,
-    identity: caller.keyId ? { keyId: caller.keyId } : { userId: caller.userId! },
-    async authorize() {
-      if (caller.kind === 'session') {
-        const session = sessionToken
-          ? await findSession(deps.pool, { token: sessionToken, ttlMs: SESSION_TTL_MS })
-          : undefined;
-        if (!session) return false;
-      }
-      return withTenant(deps.pool, caller.claims, (db) => isProjectVisible(db, projectId));
-    },
-  };
-  // Served on Node's response itself (see serveLogStream); the adapter then leaves it alone.
-  const response = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
-  if (!response) throw new Error('log streams are served by the Node.js HTTP server');
+  const request: StreamRequest = { ...options, ...streamAccessOf(c, deps) };
+  // Served on Node's response itself (see serveSse); the adapter then leaves it alone.
+  const response = nodeResponseOf(c);
   serveLogStream({
     response,
     bufferBytes: deps.logStreamBufferBytes ?? 1024 * 1024,

@@ -1,3 +1,4 @@
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import {
@@ -22,8 +23,9 @@ import {
 } from '../../db/queries/run-metrics.ts';
 import { findWorkflow, listWorkflowNames } from '../../db/queries/workflows.ts';
 import { AppError, notFound } from '../app-error.ts';
-import { projectOf } from '../auth.ts';
+import { nodeResponseOf, projectOf, streamAccessOf } from '../auth.ts';
 import type { AppEnv, HttpDeps } from '../context.ts';
+import { ACCESS_REVOKED_EVENT, serveSse, sseEvent } from '../sse.ts';
 import { readQuery } from '../validate.ts';
 
 const DAY_MS = 86_400_000;
@@ -178,17 +180,16 @@ export function metricRoutes(deps: HttpDeps) {
       const workflows = await listWorkflowNames(db, projectId);
       const wanted = pickWorkflows(workflows, query);
       const ids = wanted.length === workflows.length ? undefined : wanted.map((w) => w.id);
-      const [cells, allTime, series] = await Promise.all([
-        readRangeCells(db, {
-          projectId,
-          segments: cover.segments,
-          ...(ids ? { workflowIds: ids } : {}),
-        }),
-        readAllTimeCells(db, { projectId }),
-        seriesGrain
-          ? readBucketCells(db, { projectId, grain: seriesGrain, ...range, byWorkflow: true })
-          : Promise.resolve([]),
-      ]);
+      // One connection, so one query after the other.
+      const cells = await readRangeCells(db, {
+        projectId,
+        segments: cover.segments,
+        ...(ids ? { workflowIds: ids } : {}),
+      });
+      const allTime = await readAllTimeCells(db, { projectId });
+      const series = seriesGrain
+        ? await readBucketCells(db, { projectId, grain: seriesGrain, ...range, byWorkflow: true })
+        : [];
       return { wanted, cells, allTime, series };
     });
 
@@ -237,6 +238,24 @@ export function metricRoutes(deps: HttpDeps) {
       items: items.map((i) => i.json),
       totals: { workflows: items.length, ...totals.toJSON(), last_run_at: iso(lastRunAt) },
     });
+  });
+
+  // Live: an event whenever runs of the project finish, for dashboards to refetch on.
+  app.get('/stream', (c) => {
+    const access = streamAccessOf(c, deps);
+    serveSse({
+      response: nodeResponseOf(c),
+      bufferBytes: 64 * 1024,
+      open: (sse) =>
+        deps.eventHub.open(access, {
+          room: sse.room,
+          send: (event) =>
+            sse.write(sseEvent(event.type, { at: event.at, finished: event.finished })),
+          heartbeat: sse.heartbeat,
+          end: (reason) => sse.end(reason.kind === 'revoked' ? ACCESS_REVOKED_EVENT : ''),
+        }),
+    });
+    return RESPONSE_ALREADY_SENT;
   });
 
   app.get('/workflow/:id', async (c) => {
