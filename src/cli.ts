@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { logsCommand } from './cli/logs.ts';
+import { metricsCommand } from './cli/metrics.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { createPool, withTransaction } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
@@ -29,6 +30,10 @@ Commands:
                              MESHHOOK_API_KEY: one run's, or the project's last N (100);
                              --level warn is warn and above, --grep matches the message;
                              --follow (-f) streams new lines; --json prints NDJSON
+  metrics rebuild [--from DATE] [--to DATE] [--check] [--json]
+                             count the finished runs of those UTC days (default: all)
+                             again, compare them with the run metrics and correct any
+                             difference; --check only reports, and exits 1 on one
 
 Configuration is read from the environment; see docs/configuration.md.`;
 
@@ -54,6 +59,9 @@ export async function main(argv: string[]): Promise<number> {
       grep: { type: 'string' },
       tail: { type: 'string' },
       follow: { type: 'boolean', short: 'f', default: false },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      check: { type: 'boolean', default: false },
     },
   });
   const [command, ...rest] = positionals;
@@ -101,6 +109,22 @@ export async function main(argv: string[]): Promise<number> {
       const applied = await migrate(pool);
       console.log(applied.length > 0 ? `applied migrations ${applied.join(', ')}` : 'up to date');
       return 0;
+    });
+  }
+
+  if (command === 'metrics') {
+    return withDatabase(config, log, async (pool) => {
+      await migrate(pool);
+      return metricsCommand(pool, rest, {
+        from: values.from,
+        to: values.to,
+        check: values.check,
+        json: values.json,
+        retention: {
+          minuteDays: config.MESHHOOK_METRICS_MINUTE_RETENTION_DAYS,
+          hourDays: config.MESHHOOK_METRICS_HOUR_RETENTION_DAYS,
+        },
+      });
     });
   }
 
