@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DURATION_CELL_BOUNDS } from '../../src/core/duration-cells.ts';
 import { retentionAt } from '../../src/core/metric-range.ts';
 import { withTransaction } from '../../src/db/client.ts';
-import { rebuildRunMetrics } from '../../src/db/queries/run-metrics.ts';
+import { compactRunMetrics, rebuildRunMetrics } from '../../src/db/queries/run-metrics.ts';
 import { createRuns } from '../helpers/log-lines.ts';
 import { chain, useMeshHook } from '../helpers/meshhook.ts';
 
@@ -167,6 +167,52 @@ describe('counting finished runs', () => {
       [w.id],
     );
     expect(rows).toEqual([{ failure_count: 6 }]);
+  });
+});
+
+describe('the sweep', () => {
+  it('folds the shards of past buckets into one row and drops minutes past retention', async () => {
+    const w = await mh.publish(key, 'folded', chain());
+    const runs = await createRuns(mh.db.pool, { projectId, workflowId: w.id, count: 8 });
+    const finishedAt = new Date(Date.now() - 3 * 86_400_000 - 7_200_000);
+    // Four transactions open at once: four shards.
+    const clients = await Promise.all(
+      [0, 1, 2, 3].map(async () => {
+        const client = new pg.Client({ connectionString: mh.db.url });
+        await client.connect();
+        await client.query('begin');
+        return client;
+      }),
+    );
+    for (const [i, client] of clients.entries()) {
+      await client.query(
+        `update meshhook.runs set status = 'succeeded', finished_at = $2 where id = any($1::uuid[])`,
+        [runs.slice(i * 2, i * 2 + 2).map((r) => r.runId), finishedAt],
+      );
+    }
+    for (const client of clients) await client.query('commit');
+    await Promise.all(clients.map((c) => c.end()));
+    const rowsOf = async (grain: string) =>
+      (
+        await mh.db.pool.query(
+          `select shard, succeeded from meshhook.run_metrics where workflow_id = $1 and grain = $2
+           order by shard`,
+          [w.id, grain],
+        )
+      ).rows;
+    expect(await rowsOf('day')).toHaveLength(4);
+
+    const swept = await compactRunMetrics(
+      mh.db.pool,
+      retentionAt(Date.now(), { minuteDays: 2, hourDays: 90 }),
+    );
+    // Four shards (one may be shard 0 already) × minute, hour and day.
+    expect(swept.folded).toBeGreaterThanOrEqual(9);
+    expect(await rowsOf('day')).toEqual([{ shard: 0, succeeded: 8 }]);
+    expect(await rowsOf('hour')).toEqual([{ shard: 0, succeeded: 8 }]);
+    expect(await rowsOf('minute')).toEqual([]); // three days old: past the minute retention
+    expect((await rowsOf('all')).reduce((n, r) => n + r.succeeded, 0)).toBe(8); // never folded
+    expect((await rebuild()).differences).toEqual([]);
   });
 });
 
