@@ -113,9 +113,14 @@ describe('counting finished runs', () => {
   it('counts a run when its status becomes final, once, whatever updates it afterwards', async () => {
     const w = await mh.publish(key, 'direct', chain());
     const [run] = await createRuns(mh.db.pool, { projectId, workflowId: w.id, count: 1 });
-    const finish = `update meshhook.runs set status = 'succeeded', finished_at = now() where id = $1`;
-    await mh.db.pool.query(finish, [run!.runId]);
-    await mh.db.pool.query(finish, [run!.runId]); // final to final: not a new finish
+    await mh.db.pool.query(
+      `update meshhook.runs set status = 'succeeded', finished_at = now() where id = $1`,
+      [run!.runId],
+    );
+    // Final to final is not a new finish.
+    await mh.db.pool.query(`update meshhook.runs set status = 'succeeded' where id = $1`, [
+      run!.runId,
+    ]);
     await mh.db.pool.query(`update meshhook.runs set error = '{}' where id = $1`, [run!.runId]);
     const { rows } = await mh.db.pool.query(
       `select success_count::int from meshhook.workflow_run_metrics where workflow_id = $1`,
