@@ -141,7 +141,8 @@ class CellHistogram {
         { metricName: `${this.name}_count`, labels, value: total },
       );
     }
-    // The type declares `type` as an enum the library never uses at run time: it is a string.
+    // The declared type wants `type` as an enum and a collect(); at run time the registry reads
+    // name, help, type (a string) and values, as prom-client's own metrics give them.
     return {
       name: this.name,
       help: this.help,
@@ -256,7 +257,7 @@ const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 /** Whether the Authorization header carries the token, compared in constant time. */
 function bearerMatches(header: string | undefined, expected: Buffer): boolean {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
   // Digests have one length whatever was sent, so timingSafeEqual never sees a length mismatch.
   return match !== null && timingSafeEqual(sha256(match[1]!), expected);
 }
