@@ -173,6 +173,18 @@ describe('the summary', () => {
     expect(bad95).toBeLessThan(5_000 * 1.3);
     expect(byFailures.body.totals).toMatchObject({ workflows: 2, total: 8, failed: 3 });
 
+    // The bucket reads' totals count the same range as the summary.
+    const counted = byFailures.body.range;
+    const buckets = await mh.api(
+      a.key,
+      'GET',
+      `/api/metrics/workflow/sort-bad?from=${counted.from}&to=${counted.to}`,
+    );
+    const { workflow_id, slug, name, last_run_at, ...counts } = byFailures.body.items[0];
+    expect([workflow_id, slug, name, last_run_at]).not.toContain(undefined);
+    expect(buckets.body.totals).toEqual(counts);
+    expect(buckets.body.range).toEqual(counted);
+
     const failing = await mh.api(
       a.key,
       'GET',

@@ -6,7 +6,6 @@ import {
   checkGrain,
   chooseGrain,
   coverRange,
-  GRAIN_MS,
   GRAINS,
   parseDuration,
   retentionAt,
@@ -275,33 +274,33 @@ export function metricRoutes(deps: HttpDeps) {
     workflowRef: string | undefined,
   ) {
     const range = askedRange(query, now());
-    const grain = bucketGrain(query.bucket, range, retention());
+    const kept = retention();
+    const grain = bucketGrain(query.bucket, range, kept);
+    const cover = coverRange(range.from, range.to, kept);
     const projectId = projectOf(c);
     const read = await withTenant(deps.pool, c.get('caller').claims, async (db) => {
       const workflow = workflowRef === undefined ? undefined : await findWorkflow(db, workflowRef);
       if (workflowRef !== undefined && (!workflow || workflow.projectId !== projectId)) {
         throw notFound('workflow');
       }
-      const cells = await readBucketCells(db, {
+      const only = workflow ? { workflowId: workflow.id } : {};
+      const cells = await readBucketCells(db, { projectId, grain, ...range, ...only });
+      // The totals count the range as the summary does, not the whole buckets, so the two agree.
+      const inRange = await readRangeCells(db, {
         projectId,
-        grain,
-        ...range,
-        ...(workflow ? { workflowId: workflow.id } : {}),
+        segments: cover.segments,
+        ...(workflow ? { workflowIds: [workflow.id] } : {}),
       });
-      return { workflow, cells };
+      return { workflow, cells, inRange };
     });
     const totals = new RunStats();
-    for (const cell of read.cells) totals.add(cell);
-    const starts = bucketStarts(grain, range.from, range.to);
+    for (const cell of read.inRange) totals.add(cell);
     return {
       ...(read.workflow
         ? { workflow_id: read.workflow.id, slug: read.workflow.slug, name: read.workflow.name }
         : {}),
       bucket: grain,
-      range: {
-        from: iso(starts[0] ?? range.from),
-        to: iso(starts.length > 0 ? starts.at(-1)! + GRAIN_MS[grain] : range.to),
-      },
+      range: { from: iso(cover.from), to: iso(cover.to) },
       buckets: bucketsJson(grain, range, read.cells),
       totals: totals.toJSON(),
     };
