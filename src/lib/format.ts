@@ -66,3 +66,54 @@ export function formatDefinition(definition: unknown): string {
     ...(Array.isArray(top.edges) ? { edges: top.edges.map((e) => ordered(e, EDGE_KEYS)) } : {}),
   });
 }
+
+/**
+ * A share in [0, 1] as a percentage with one decimal, "97.3%", or a dash without one. Only an
+ * exact 0 or 1 reads "0%" or "100%": one failure in 5,000 runs is ">99.9%", not "100.0%".
+ */
+export function formatRate(rate: number | null | undefined): string {
+  if (rate === null || rate === undefined || Number.isNaN(rate)) return '—';
+  if (rate >= 1) return '100%';
+  if (rate <= 0) return '0%';
+  const tenths = Math.round(rate * 1000);
+  if (tenths >= 1000) return '>99.9%';
+  if (tenths <= 0) return '<0.1%';
+  return `${(tenths / 10).toFixed(1)}%`;
+}
+
+/** Units of formatShortDuration, each with the count of it that makes the next one. */
+const SHORT_UNITS: ReadonlyArray<{ ms: number; name: string; next: number }> = [
+  { ms: 1, name: 'ms', next: 1000 },
+  { ms: 1000, name: 's', next: 60 },
+  { ms: 60_000, name: 'min', next: 60 },
+  { ms: 3_600_000, name: 'h', next: 24 },
+  { ms: 86_400_000, name: 'd', next: Infinity },
+];
+
+/**
+ * A duration in ms in one unit, as figures and tables show it: "850 ms", "2.4 s", "42 s",
+ * "3 min", "1.5 h"; one decimal below 10 of a unit (none for ms), a dash without a value.
+ */
+export function formatShortDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || Number.isNaN(ms)) return '—';
+  for (const unit of SHORT_UNITS) {
+    const value = Math.max(0, ms) / unit.ms;
+    const rounded = unit.ms > 1 && value < 10 ? Math.round(value * 10) / 10 : Math.round(value);
+    // 59.97 s rounds to 60 s: that is "1 min".
+    if (rounded < unit.next) return `${rounded} ${unit.name}`;
+  }
+  return '—';
+}
+
+/**
+ * A bucket's start as a chart's axis label in local time: the time of day for minute and hour
+ * buckets, except the date for those starting at midnight; the date for day buckets.
+ */
+export function formatBucketStart(iso: string, grain: 'minute' | 'hour' | 'day'): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  const midnight = date.getHours() === 0 && date.getMinutes() === 0;
+  if (grain === 'day' || midnight)
+    return date.toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
+  return date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+}

@@ -136,3 +136,79 @@ export interface DefinitionIssue {
   node_id?: string;
   message: string;
 }
+
+/** The width of a metrics bucket. */
+export type MetricGrain = 'minute' | 'hour' | 'day';
+
+/** Finished runs of a workflow, a bucket or a project; rates and durations null without runs. */
+export interface RunCounts {
+  total: number;
+  succeeded: number;
+  failed: number;
+  canceled: number;
+  success_rate: number | null;
+  failure_rate: number | null;
+  p50_ms: number | null;
+  p95_ms: number | null;
+}
+
+/** One bucket of `/api/metrics/buckets` and `/api/metrics/workflow/:id`, from `start` on. */
+export interface MetricBucket extends RunCounts {
+  start: string;
+}
+
+/** The answer of `/api/metrics/buckets` and `/api/metrics/workflow/:id`: every bucket, zero-filled. */
+export interface MetricBuckets {
+  workflow_id?: string;
+  slug?: string;
+  name?: string;
+  bucket: MetricGrain;
+  range: { from: string; to: string };
+  buckets: MetricBucket[];
+  totals: RunCounts;
+}
+
+/** One point of a summary item's sparkline. */
+export interface MetricSeriesPoint {
+  start: string;
+  succeeded: number;
+  failed: number;
+  canceled: number;
+}
+
+/** One workflow of `/api/metrics/workflows/summary`. */
+export interface WorkflowMetrics extends RunCounts {
+  workflow_id: string;
+  slug: string;
+  name: string;
+  last_run_at: string | null;
+  series?: MetricSeriesPoint[];
+}
+
+/** The keys `/api/metrics/workflows/summary` sorts by. */
+export type MetricsSortKey =
+  | 'slug'
+  | 'name'
+  | 'total'
+  | 'succeeded'
+  | 'failed'
+  | 'canceled'
+  | 'success_rate'
+  | 'failure_rate'
+  | 'p50_ms'
+  | 'p95_ms'
+  | 'last_run_at';
+
+/** The answer of `/api/metrics/workflows/summary`. */
+export interface MetricsSummary {
+  range: { from: string; to: string };
+  series_bucket?: MetricGrain;
+  items: WorkflowMetrics[];
+  totals: RunCounts & { workflows: number; last_run_at: string | null };
+}
+
+/** Data of `event: runs` on `/api/metrics/stream`: runs finished since the last event. */
+export interface FinishedRuns {
+  at: string;
+  finished: Array<{ workflow_id: string; succeeded: number; failed: number; canceled: number }>;
+}

@@ -1,0 +1,138 @@
+// The live feed of the metrics pages: the browser's EventSource on /api/metrics/stream, which
+// says when runs finish so a page can refetch the figures it shows.
+import { ApiError, describeError } from './api.ts';
+import type { FinishedRuns } from './types.ts';
+
+/**
+ * Where the feed stands: `reconnecting` while it waits to reopen after a failure, `error`
+ * when the server refused it for good (access revoked, signed out); the page then still
+ * shows its figures, only without live updates.
+ */
+export type MetricsStreamStatus = 'connecting' | 'live' | 'reconnecting' | 'error';
+
+const FIRST_RETRY_MS = 1_000;
+const MAX_RETRY_MS = 30_000;
+
+/** A live feed of finished runs; `close()` it when done. */
+export class MetricsStream {
+  status = $state<MetricsStreamStatus>('connecting');
+  /** Why the feed stopped, in words (status `error`). */
+  problem = $state<string | undefined>();
+  readonly #url: string;
+  readonly #onRuns: (runs: FinishedRuns) => void;
+  readonly #onOpen: () => void;
+  #source: EventSource | undefined;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #retryMs = FIRST_RETRY_MS;
+  #closed = false;
+
+  /**
+   * Opens the feed at `url` (with `?project=`: EventSource sends no headers). `onRuns` gets
+   * each `runs` event; `onOpen` runs whenever the feed (re)opens, since runs that finished
+   * while it was closed sent no event.
+   */
+  constructor(
+    url: string,
+    handlers: { onRuns: (runs: FinishedRuns) => void; onOpen?: () => void },
+  ) {
+    this.#url = url;
+    this.#onRuns = handlers.onRuns;
+    this.#onOpen = handlers.onOpen ?? (() => {});
+    this.#open();
+  }
+
+  #open(): void {
+    const source = new EventSource(this.#url);
+    this.#source = source;
+    source.addEventListener('open', () => {
+      this.status = 'live';
+      this.#retryMs = FIRST_RETRY_MS;
+      this.#onOpen();
+    });
+    source.addEventListener('runs', (event) => {
+      const data = JSON.parse((event as MessageEvent<string>).data) as FinishedRuns;
+      this.#onRuns(data);
+    });
+    // The server's `event: error` and EventSource's own failures share the name: only the
+    // server's carries data.
+    source.addEventListener('error', (event) => {
+      if (event instanceof MessageEvent && typeof event.data === 'string') {
+        const data = JSON.parse(event.data) as { code?: string; message?: string };
+        this.#fail(explain(data));
+        return;
+      }
+      // EventSource would retry a dropped connection by itself, every few seconds and forever;
+      // the feed reopens with backoff instead, and asks why when it was refused outright.
+      const refused = source.readyState === EventSource.CLOSED;
+      source.close();
+      this.status = 'reconnecting';
+      if (refused) void this.#diagnose();
+      else this.#reopenLater();
+    });
+  }
+
+  #reopenLater(): void {
+    if (this.#closed) return;
+    clearTimeout(this.#retry);
+    this.#retry = setTimeout(() => this.#open(), this.#retryMs);
+    this.#retryMs = Math.min(this.#retryMs * 2, MAX_RETRY_MS);
+  }
+
+  #fail(problem: string): void {
+    this.#source?.close();
+    this.problem = problem;
+    this.status = 'error';
+  }
+
+  /**
+   * Reads the refused feed's answer: a server error or no answer at all (a restart) is
+   * retried with backoff; anything else stops the feed with the reason in words.
+   */
+  async #diagnose(): Promise<void> {
+    const controller = new AbortController();
+    let problem: string | undefined;
+    try {
+      const response = await fetch(this.#url, {
+        credentials: 'same-origin',
+        headers: { accept: 'application/json' },
+        signal: controller.signal,
+      });
+      if (!response.ok && response.status < 500) {
+        const body = (await response.json().catch(() => null)) as {
+          error?: { code?: string; message?: string };
+        } | null;
+        problem = describeError(
+          new ApiError(
+            response.status,
+            body?.error?.code ?? 'http_error',
+            body?.error?.message ?? `the server answered ${response.status}`,
+          ),
+          'follow finished runs live',
+        );
+      }
+    } catch {
+      // no answer: the server is down or restarting
+    } finally {
+      controller.abort();
+    }
+    if (this.#closed) return;
+    if (problem) this.#fail(problem);
+    else this.#reopenLater();
+  }
+
+  /** Stops the feed for good. */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#retry);
+    this.#source?.close();
+  }
+}
+
+function explain(data: { code?: string; message?: string }): string {
+  switch (data.code) {
+    case 'access_revoked':
+      return 'Live updates stopped: your access to this project was revoked.';
+    default:
+      return `Live updates stopped: ${data.message ?? data.code ?? 'the server ended them'}.`;
+  }
+}
