@@ -1,6 +1,6 @@
 // One live log stream: the browser's EventSource on a run's or the project's SSE endpoint, its
 // lines in a LogBuffer, and where the connection stands, as the viewer shows it.
-import { ApiError, describeError } from './api.ts';
+import { Backoff, diagnoseRefusal } from './event-source.ts';
 import { DEFAULT_CAP, LogBuffer } from './log-lines.ts';
 import type { LogLine } from './types.ts';
 
@@ -40,7 +40,7 @@ export class LogStream {
   #pending: LogLine[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #retry: ReturnType<typeof setTimeout> | undefined;
-  #retryMs = 1000;
+  readonly #backoff = new Backoff();
   #closed = false;
 
   constructor(url: string, options: { cap?: number } = {}) {
@@ -70,7 +70,7 @@ export class LogStream {
     this.#source = source;
     source.addEventListener('open', () => {
       this.status = 'live';
-      this.#retryMs = 1000;
+      this.#backoff.reset();
     });
     source.addEventListener('log', (event) => {
       const line = JSON.parse((event as MessageEvent<string>).data) as LogLine;
@@ -127,40 +127,14 @@ export class LogStream {
    * retried with backoff; anything else stops the stream with the reason in words.
    */
   async #diagnose(): Promise<void> {
-    const controller = new AbortController();
-    let problem: string | undefined;
-    try {
-      const response = await fetch(this.#url, {
-        credentials: 'same-origin',
-        headers: { accept: 'application/json' },
-        signal: controller.signal,
-      });
-      if (!response.ok && response.status < 500) {
-        const body = (await response.json().catch(() => null)) as {
-          error?: { code?: string; message?: string };
-        } | null;
-        problem = describeError(
-          new ApiError(
-            response.status,
-            body?.error?.code ?? 'http_error',
-            body?.error?.message ?? `the server answered ${response.status}`,
-          ),
-          'open the log stream',
-        );
-      }
-    } catch {
-      // no answer: the server is down or restarting
-    } finally {
-      controller.abort();
-    }
+    const problem = await diagnoseRefusal(this.#url, 'open the log stream');
     if (this.#closed) return;
     if (problem) {
       this.problem = problem;
       this.status = 'error';
       return;
     }
-    this.#retry = setTimeout(() => this.#open(), this.#retryMs);
-    this.#retryMs = Math.min(this.#retryMs * 2, 30_000);
+    this.#retry = setTimeout(() => this.#open(), this.#backoff.next());
   }
 
   /** Stops the stream for good. */

@@ -1,6 +1,6 @@
 // The live feed of the metrics pages: the browser's EventSource on /api/metrics/stream, which
 // says when runs finish so a page can refetch the figures it shows.
-import { ApiError, describeError } from './api.ts';
+import { Backoff, diagnoseRefusal } from './event-source.ts';
 import type { FinishedRuns } from './types.ts';
 
 /**
@@ -9,9 +9,6 @@ import type { FinishedRuns } from './types.ts';
  * shows its figures, only without live updates.
  */
 export type MetricsStreamStatus = 'connecting' | 'live' | 'reconnecting' | 'error';
-
-const FIRST_RETRY_MS = 1_000;
-const MAX_RETRY_MS = 30_000;
 
 /** A live feed of finished runs; `close()` it when done. */
 export class MetricsStream {
@@ -23,7 +20,7 @@ export class MetricsStream {
   readonly #onOpen: () => void;
   #source: EventSource | undefined;
   #retry: ReturnType<typeof setTimeout> | undefined;
-  #retryMs = FIRST_RETRY_MS;
+  readonly #backoff = new Backoff();
   #closed = false;
 
   /**
@@ -46,7 +43,7 @@ export class MetricsStream {
     this.#source = source;
     source.addEventListener('open', () => {
       this.status = 'live';
-      this.#retryMs = FIRST_RETRY_MS;
+      this.#backoff.reset();
       this.#onOpen();
     });
     source.addEventListener('runs', (event) => {
@@ -74,8 +71,7 @@ export class MetricsStream {
   #reopenLater(): void {
     if (this.#closed) return;
     clearTimeout(this.#retry);
-    this.#retry = setTimeout(() => this.#open(), this.#retryMs);
-    this.#retryMs = Math.min(this.#retryMs * 2, MAX_RETRY_MS);
+    this.#retry = setTimeout(() => this.#open(), this.#backoff.next());
   }
 
   #fail(problem: string): void {
@@ -89,32 +85,7 @@ export class MetricsStream {
    * retried with backoff; anything else stops the feed with the reason in words.
    */
   async #diagnose(): Promise<void> {
-    const controller = new AbortController();
-    let problem: string | undefined;
-    try {
-      const response = await fetch(this.#url, {
-        credentials: 'same-origin',
-        headers: { accept: 'application/json' },
-        signal: controller.signal,
-      });
-      if (!response.ok && response.status < 500) {
-        const body = (await response.json().catch(() => null)) as {
-          error?: { code?: string; message?: string };
-        } | null;
-        problem = describeError(
-          new ApiError(
-            response.status,
-            body?.error?.code ?? 'http_error',
-            body?.error?.message ?? `the server answered ${response.status}`,
-          ),
-          'follow finished runs live',
-        );
-      }
-    } catch {
-      // no answer: the server is down or restarting
-    } finally {
-      controller.abort();
-    }
+    const problem = await diagnoseRefusal(this.#url, 'follow finished runs live');
     if (this.#closed) return;
     if (problem) this.#fail(problem);
     else this.#reopenLater();

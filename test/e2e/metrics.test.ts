@@ -1,26 +1,11 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 import { hasChromium, signUp, useBrowser, visit } from '../helpers/browser.ts';
-import { useMeshHook } from '../helpers/meshhook.ts';
+import { flaky, useMeshHook } from '../helpers/meshhook.ts';
 import { sessionClient, type SessionClient } from '../helpers/session.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const OWNER = { email: 'owner@example.com', password: 'correct horse battery' };
-
-/** Succeeds or fails as the payload says: a branch to a failing terminate. */
-const FLAKY = {
-  nodes: [
-    { id: 'hook', type: 'webhook', config: {} },
-    { id: 'check', type: 'branch', config: { condition: 'trigger.body.ok' } },
-    { id: 'done', type: 'log', config: { level: 'info', message: 'ok' } },
-    { id: 'boom', type: 'terminate', config: { status: 'failed', message: 'not ok' } },
-  ],
-  edges: [
-    { from: 'hook', to: 'check' },
-    { from: 'check', to: 'done', when: 'true' },
-    { from: 'check', to: 'boom', when: 'false' },
-  ],
-};
 
 /** The trimmed text of the first element matching a test id. */
 async function textOf(page: Page, testId: string): Promise<string> {
@@ -101,7 +86,7 @@ describe.skipIf(!hasChromium)('metrics in Chromium', () => {
     const created = await client.request('POST', '/api/workflows', {
       slug,
       name: slug,
-      definition: FLAKY,
+      definition: flaky(),
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const published = await client.request('POST', `/api/workflows/${created.body.id}/publish`);

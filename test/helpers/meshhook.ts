@@ -155,3 +155,24 @@ export function chain(...nodes: Array<{ id: string; type: string; config: unknow
     edges: ids.slice(1).map((to, i) => ({ from: ids[i]!, to })),
   };
 }
+
+/**
+ * A definition whose run succeeds when the payload's `ok` is true and fails otherwise: a branch
+ * on `trigger.body.ok` to a `log` or to a failing `terminate`.
+ * @example await mh.trigger((await mh.publish(key, 'flaky', flaky())).hook, { ok: false });
+ */
+export function flaky() {
+  return {
+    nodes: [
+      { id: 'hook', type: 'webhook', config: {} },
+      { id: 'check', type: 'branch', config: { condition: 'trigger.body.ok' } },
+      { id: 'done', type: 'log', config: { level: 'info', message: 'ok' } },
+      { id: 'boom', type: 'terminate', config: { status: 'failed', message: 'not ok' } },
+    ],
+    edges: [
+      { from: 'hook', to: 'check' },
+      { from: 'check', to: 'done', when: 'true' },
+      { from: 'check', to: 'boom', when: 'false' },
+    ],
+  };
+}

@@ -1,13 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool } from '../../src/db/client.ts';
-import { freePort } from '../../src/db/embedded.ts';
-import { EventHub } from '../../src/engine/event-hub.ts';
-import { createListener, type Listener } from '../../src/engine/listener.ts';
-import { LogHub } from '../../src/engine/log-hub.ts';
-import { Notifier } from '../../src/engine/notifier.ts';
-import { silentLog } from '../../src/engine/process-log.ts';
-import { createApp } from '../../src/http/app.ts';
-import { encodeLogEvent } from '../../src/http/sse.ts';
+import { openDeadPool, type DeadPool } from '../helpers/dead-pool.ts';
 import { parseExposition, sampleValue } from '../helpers/exposition.ts';
 import { chain, useMeshHook } from '../helpers/meshhook.ts';
 
@@ -35,31 +27,14 @@ describe('GET /metrics without MESHHOOK_METRICS_TOKEN', () => {
 });
 
 describe('GET /metrics with the database unreachable', () => {
-  let listener: Listener;
-  let deadPool: ReturnType<typeof createPool>;
-  const appWith = (metricsToken?: string) =>
-    createApp({
-      pool: deadPool,
-      listener,
-      notifier: new Notifier(deadPool),
-      log: silentLog,
-      logHub: new LogHub({ pool: deadPool, listener, log: silentLog, encode: encodeLogEvent }),
-      eventHub: new EventHub({ pool: deadPool, listener, log: silentLog }),
-      publicUrl: 'http://127.0.0.1:1',
-      webhookMaxBytes: 1024,
-      ...(metricsToken ? { metricsToken } : {}),
-    });
+  let dead: DeadPool;
+  const appWith = (metricsToken?: string) => dead.app(metricsToken ? { metricsToken } : {});
 
   beforeAll(async () => {
-    listener = await createListener({ connectionString: mh.db.url });
-    // Nothing listens on the pool's port.
-    deadPool = createPool({
-      connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/none`,
-    });
+    dead = await openDeadPool(mh.db.url);
   });
   afterAll(async () => {
-    await listener.close();
-    await deadPool.end();
+    await dead.close();
   });
 
   it('answers 503 in the error shape, with Retry-After', async () => {

@@ -4,27 +4,12 @@ import { DURATION_CELL_BOUNDS } from '../../src/core/duration-cells.ts';
 import { freePort } from '../../src/db/embedded.ts';
 import { createPrometheusMetrics } from '../../src/http/prometheus.ts';
 import { parseExposition, sampleValue, type Family } from '../helpers/exposition.ts';
-import { chain, useMeshHook } from '../helpers/meshhook.ts';
+import { chain, flaky, useMeshHook } from '../helpers/meshhook.ts';
 import { openSse } from '../helpers/sse.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const TOKEN = `metrics-${randomBytes(16).toString('hex')}`;
 const mh = useMeshHook({ env: { MESHHOOK_METRICS_TOKEN: TOKEN } });
-
-// Succeeds or fails as the payload says: a branch to a failing terminate.
-const FLAKY = {
-  nodes: [
-    { id: 'hook', type: 'webhook', config: {} },
-    { id: 'check', type: 'branch', config: { condition: 'trigger.body.ok' } },
-    { id: 'done', type: 'log', config: { level: 'info', message: 'ok' } },
-    { id: 'boom', type: 'terminate', config: { status: 'failed', message: 'not ok' } },
-  ],
-  edges: [
-    { from: 'hook', to: 'check' },
-    { from: 'check', to: 'done', when: 'true' },
-    { from: 'check', to: 'boom', when: 'false' },
-  ],
-};
 
 const BUCKETS_S = [
   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500,
@@ -112,7 +97,7 @@ describe('run, step and queue metrics', () => {
   const labels = () => ({ project: projectId, workflow: 'flaky' });
 
   beforeAll(async () => {
-    workflow = await mh.publish(key, 'flaky', FLAKY);
+    workflow = await mh.publish(key, 'flaky', flaky());
     // Nothing listens on the port: every attempt is refused.
     const url = `http://127.0.0.1:${await freePort()}/`;
     const call = { method: 'GET', url, retry: { max_attempts: 2, backoff_ms: 1 } };

@@ -5,26 +5,11 @@ import { retentionAt } from '../../src/core/metric-range.ts';
 import { withTransaction } from '../../src/db/client.ts';
 import { compactRunMetrics, rebuildRunMetrics } from '../../src/db/queries/run-metrics.ts';
 import { createRuns } from '../helpers/log-lines.ts';
-import { chain, useMeshHook } from '../helpers/meshhook.ts';
+import { chain, flaky, useMeshHook } from '../helpers/meshhook.ts';
 
 const mh = useMeshHook({ env: { MESHHOOK_WORKER_CONCURRENCY: '8' } });
 let key: string;
 let projectId: string;
-
-// Succeeds or fails as the payload says: a branch to a failing terminate.
-const FLAKY = {
-  nodes: [
-    { id: 'hook', type: 'webhook', config: {} },
-    { id: 'check', type: 'branch', config: { condition: 'trigger.body.ok' } },
-    { id: 'done', type: 'log', config: { level: 'info', message: 'ok' } },
-    { id: 'boom', type: 'terminate', config: { status: 'failed', message: 'not ok' } },
-  ],
-  edges: [
-    { from: 'hook', to: 'check' },
-    { from: 'check', to: 'done', when: 'true' },
-    { from: 'check', to: 'boom', when: 'false' },
-  ],
-};
 
 beforeAll(async () => {
   ({ key, id: projectId } = await mh.project('metrics'));
@@ -62,8 +47,8 @@ async function rebuild(fix = false) {
 
 describe('counting finished runs', () => {
   it('counts every run once, as the runs table does, for a random mix over concurrent workers', async () => {
-    const a = await mh.publish(key, 'mix-a', FLAKY);
-    const b = await mh.publish(key, 'mix-b', FLAKY);
+    const a = await mh.publish(key, 'mix-a', flaky());
+    const b = await mh.publish(key, 'mix-b', flaky());
     const outcomes = Array.from({ length: 60 }, (_, i) => ({
       hook: i % 3 === 0 ? b.hook : a.hook,
       ok: Math.random() < 0.7,
