@@ -1,8 +1,7 @@
 import type pg from 'pg';
 import { cellSpan } from '../core/duration-cells.ts';
 import { ceilTo, floorTo, retentionAt } from '../core/metric-range.ts';
-import { withTransaction } from '../db/client.ts';
-import { rebuildRunMetrics, type MetricDifference } from '../db/queries/run-metrics.ts';
+import { recountRunMetrics, type MetricDifference } from '../db/queries/run-metrics.ts';
 
 const USAGE = 'Usage: meshhook metrics rebuild [--from DATE] [--to DATE] [--check] [--json]';
 /** Differences printed in full; the rest are counted. */
@@ -65,16 +64,10 @@ export async function metricsCommand(
   }
   const everything = from === undefined && to === undefined;
   const started = Date.now();
-  const result = await withTransaction(pool, async (tx) => {
-    // One snapshot for the runs and their counts: they commit together.
-    await tx.query('set transaction isolation level repeatable read');
-    return rebuildRunMetrics(tx, {
-      from: new Date(start),
-      to: new Date(end),
-      everything,
-      retention: retentionAt(Date.now(), options.retention),
-      fix: !options.check,
-    });
+  const result = await recountRunMetrics(pool, {
+    ...(everything ? {} : { from: new Date(start), to: new Date(end) }),
+    retention: retentionAt(Date.now(), options.retention),
+    fix: !options.check,
   });
   const seconds = (Date.now() - started) / 1_000;
   const range = everything

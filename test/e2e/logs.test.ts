@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
-import { hasChromium, signUp, useBrowser, visit } from '../helpers/browser.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasChromium, signUp, useBrowser, useServerLog, visit } from '../helpers/browser.ts';
 import { chain, useMeshHook } from '../helpers/meshhook.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { sessionClient, type SessionClient } from '../helpers/session.ts';
@@ -61,7 +61,7 @@ async function row(page: Page, text: string) {
 }
 
 describe.skipIf(!hasChromium)('log viewer in Chromium', () => {
-  const serverLog: string[] = [];
+  const serverLog = useServerLog();
   const mh = useMeshHook({ logLines: serverLog });
   const web = useBrowser();
   let receiver: Receiver;
@@ -70,14 +70,6 @@ describe.skipIf(!hasChromium)('log viewer in Chromium', () => {
   let openGate: () => void = () => {};
   let gatedHook = '';
   let gatedRunId = '';
-
-  beforeEach(() => {
-    serverLog.length = 0;
-    onTestFailed(() => {
-      const lines = serverLog.filter((line) => !line.includes('"level":"debug"')).slice(-30);
-      console.error(`server log of the failed test:\n  ${lines.join('\n  ')}`);
-    });
-  });
 
   beforeAll(async () => {
     receiver = await startReceiver();

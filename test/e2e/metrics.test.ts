@@ -1,6 +1,6 @@
 import type { BrowserContext, Page } from 'playwright-core';
-import { beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
-import { hasChromium, signUp, useBrowser, visit } from '../helpers/browser.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { hasChromium, signUp, useBrowser, useServerLog, visit } from '../helpers/browser.ts';
 import { flaky, useMeshHook } from '../helpers/meshhook.ts';
 import { sessionClient, type SessionClient } from '../helpers/session.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -57,20 +57,12 @@ async function pixelsOf(page: Page, colour: number[]): Promise<number> {
 }
 
 describe.skipIf(!hasChromium)('metrics in Chromium', () => {
-  const serverLog: string[] = [];
+  const serverLog = useServerLog();
   const mh = useMeshHook({ logLines: serverLog });
   const web = useBrowser();
   let owner: { context: BrowserContext; page: Page };
   let client: SessionClient;
   const hooks: Record<string, string> = {};
-
-  beforeEach(() => {
-    serverLog.length = 0;
-    onTestFailed(() => {
-      const lines = serverLog.filter((line) => !line.includes('"level":"debug"')).slice(-30);
-      console.error(`server log of the failed test:\n  ${lines.join('\n  ')}`);
-    });
-  });
 
   beforeAll(async () => {
     owner = await web.open();

@@ -1,6 +1,6 @@
 import type { BrowserContext, Page } from 'playwright-core';
-import { beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
-import { hasChromium, signUp, useBrowser, visit } from '../helpers/browser.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { hasChromium, signUp, useBrowser, useServerLog, visit } from '../helpers/browser.ts';
 import { useMeshHook } from '../helpers/meshhook.ts';
 
 const OWNER = { email: 'owner@example.com', password: 'correct horse battery' };
@@ -78,16 +78,9 @@ async function finalStatus(page: Page): Promise<string> {
 }
 
 describe.skipIf(!hasChromium)('web app in Chromium', () => {
-  const serverLog: string[] = [];
+  const serverLog = useServerLog();
   const mh = useMeshHook({ logLines: serverLog });
   const web = useBrowser();
-  beforeEach(() => {
-    serverLog.length = 0;
-    onTestFailed(() => {
-      const lines = serverLog.filter((line) => !line.includes('"level":"debug"')).slice(-30);
-      console.error(`server log of the failed test:\n  ${lines.join('\n  ')}`);
-    });
-  });
   let owner: { context: BrowserContext; page: Page };
   let webhookUrl = '';
 

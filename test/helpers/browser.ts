@@ -6,6 +6,22 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, onTestFailed } from 'vitest';
 
+/**
+ * The server's log lines of the current test, printed (debug lines aside) when it fails; hand
+ * the array to useMeshHook({ logLines }).
+ */
+export function useServerLog(): string[] {
+  const lines: string[] = [];
+  beforeEach(() => {
+    lines.length = 0;
+    onTestFailed(() => {
+      const shown = lines.filter((line) => !line.includes('"level":"debug"')).slice(-30);
+      console.error(`server log of the failed test:\n  ${shown.join('\n  ')}`);
+    });
+  });
+  return lines;
+}
+
 /** The Chromium the browser tests drive: CHROMIUM_PATH, else Debian's package. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 

@@ -2,8 +2,7 @@ import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DURATION_CELL_BOUNDS } from '../../src/core/duration-cells.ts';
 import { retentionAt } from '../../src/core/metric-range.ts';
-import { withTransaction } from '../../src/db/client.ts';
-import { compactRunMetrics, rebuildRunMetrics } from '../../src/db/queries/run-metrics.ts';
+import { compactRunMetrics, recountRunMetrics } from '../../src/db/queries/run-metrics.ts';
 import { createRuns } from '../helpers/log-lines.ts';
 import { chain, flaky, useMeshHook } from '../helpers/meshhook.ts';
 
@@ -32,18 +31,11 @@ async function countRuns(workflowIds: string[]) {
   return new Map(rows.map((r) => [r.workflow_id, r]));
 }
 
-async function rebuild(fix = false) {
-  return withTransaction(mh.db.pool, async (tx) => {
-    await tx.query('set transaction isolation level repeatable read');
-    return rebuildRunMetrics(tx, {
-      from: new Date(0),
-      to: new Date(Date.UTC(9999, 0, 1)),
-      everything: true,
-      retention: retentionAt(Date.now(), { minuteDays: 2, hourDays: 90 }),
-      fix,
-    });
+const rebuild = () =>
+  recountRunMetrics(mh.db.pool, {
+    retention: retentionAt(Date.now(), { minuteDays: 2, hourDays: 90 }),
+    fix: false,
   });
-}
 
 describe('counting finished runs', () => {
   it('counts every run once, as the runs table does, for a random mix over concurrent workers', async () => {

@@ -1,5 +1,6 @@
 import { GRAIN_MS, type Grain, type Retention, type Segment } from '../../core/metric-range.ts';
-import type { Queryable } from '../client.ts';
+import type pg from 'pg';
+import { withTransaction, type Queryable } from '../client.ts';
 
 /**
  * Reads and upkeep of the run-metric rollups (migration 0005). Runs are counted by a trigger on
@@ -382,4 +383,25 @@ export async function rebuildRunMetrics(
       stored: { succeeded: r.s_succeeded, failed: r.s_failed, canceled: r.s_canceled },
     })),
   };
+}
+
+/**
+ * rebuildRunMetrics in a repeatable-read transaction of its own, over [from, to) or, without
+ * them, everything (all-time totals included).
+ */
+export async function recountRunMetrics(
+  pool: pg.Pool,
+  input: { from?: Date; to?: Date; retention: Retention; fix: boolean },
+): Promise<{ differences: MetricDifference[]; runs: number }> {
+  return withTransaction(pool, async (tx) => {
+    // One snapshot for the runs and their counts: they commit together.
+    await tx.query('set transaction isolation level repeatable read');
+    return rebuildRunMetrics(tx, {
+      from: input.from ?? new Date(0),
+      to: input.to ?? new Date(Date.UTC(9999, 0, 1)),
+      everything: input.from === undefined && input.to === undefined,
+      retention: input.retention,
+      fix: input.fix,
+    });
+  });
 }
