@@ -21,13 +21,21 @@ function formatMs(ms: number): string {
 }
 
 function describeDifference(d: MetricDifference, slugs: Map<string, string>): string {
-  const span = cellSpan(d.cell);
   const where = d.grain === 'all' ? 'all time' : `${d.grain} ${d.bucketStart!.toISOString()}`;
-  const counts = (['succeeded', 'failed', 'canceled'] as const)
+  const parts = (['succeeded', 'failed', 'canceled'] as const)
     .filter((k) => d.stored[k] !== d.expected[k])
-    .map((k) => `${k} ${d.stored[k]} → ${d.expected[k]}`)
-    .join(', ');
-  return `  ${slugs.get(d.workflowId) ?? d.workflowId}  ${where}  ${formatMs(span.from)}–${formatMs(span.to)}: ${counts}`;
+    .map((k) => `${k} ${d.stored[k]} → ${d.expected[k]}`);
+  const cells = d.expected.durations.flatMap((n, cell) =>
+    n === d.stored.durations[cell] ? [] : [cell],
+  );
+  if (cells.length > 0) {
+    const spans = cells.slice(0, 3).map((cell) => {
+      const span = cellSpan(cell);
+      return `${formatMs(span.from)}–${formatMs(span.to)} ${d.stored.durations[cell]} → ${d.expected.durations[cell]}`;
+    });
+    parts.push(`durations ${spans.join(', ')}${cells.length > 3 ? ', …' : ''}`);
+  }
+  return `  ${slugs.get(d.workflowId) ?? d.workflowId}  ${where}: ${parts.join('; ')}`;
 }
 
 /**
@@ -84,7 +92,6 @@ export async function metricsCommand(
           workflow_id: d.workflowId,
           grain: d.grain,
           bucket_start: d.bucketStart?.toISOString() ?? null,
-          cell: d.cell,
           stored: d.stored,
           expected: d.expected,
         })),
@@ -104,7 +111,7 @@ export async function metricsCommand(
       );
       const slugs = new Map(rows.map((r) => [r.id, r.slug]));
       console.log(
-        `${result.differences.length} buckets differ (workflow, bucket, duration cell: stored → counted):`,
+        `${result.differences.length} buckets differ (workflow, bucket: stored → counted):`,
       );
       for (const d of result.differences.slice(0, SHOWN)) console.log(describeDifference(d, slugs));
       if (result.differences.length > SHOWN) {

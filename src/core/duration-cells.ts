@@ -50,6 +50,11 @@ export class DurationHistogram {
     this.total += count;
   }
 
+  /** Adds counts by cell, as a rollup row holds them (index i: cell i). */
+  addCells(counts: readonly number[]): void {
+    for (let cell = 0; cell < DURATION_CELLS; cell++) this.add(cell, counts[cell] ?? 0);
+  }
+
   merge(other: DurationHistogram): void {
     for (let i = 0; i < DURATION_CELLS; i++) this.counts[i] = this.counts[i]! + other.counts[i]!;
     this.total += other.total;

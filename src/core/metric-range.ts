@@ -1,9 +1,9 @@
 /**
  * Time ranges over the run-metric rollups. Buckets are UTC-aligned minutes, hours and days; a
- * bucket belongs to a range when it starts inside it. Minute rows are kept for a while, hour
- * rows longer and day rows for good, so a range is answered by the finest buckets that still
- * exist at each of its ends and the coarsest that fit in between: a 30-day summary reads about
- * 30 day rows per workflow and a few dozen hour and minute rows at its edges, never the runs.
+ * bucket belongs to a range when it starts inside it, so a read of one grain counts whole
+ * buckets, from the first starting at or after `from` to the last starting before `to`.
+ * Minute rows are kept for a while, hour rows longer and day rows for good; a range is read
+ * in the finest grain that is kept for all of it and holds it in few enough buckets.
  */
 
 export const GRAINS = ['minute', 'hour', 'day'] as const;
@@ -45,57 +45,11 @@ export function retentionAt(
   };
 }
 
-/** The finest grain whose rows exist at `t`. */
-export function finestAt(t: number, retention: Retention): Grain {
-  if (t >= retention.minuteSince) return 'minute';
-  if (t >= retention.hourSince) return 'hour';
-  return 'day';
-}
-
-/** Consecutive buckets of one grain: those starting in [from, to). */
-export interface Segment {
-  grain: Grain;
-  from: number;
-  to: number;
-}
-
-/** A range as the rollups answer it. */
-export interface Cover {
-  /** The range actually counted: [from, to) rounded to the buckets that start inside it. */
-  from: number;
-  to: number;
-  segments: Segment[];
-}
-
 /**
- * Covers [from, to) with the fewest buckets: the coarsest aligned bucket that fits at each
- * step, never one finer than the rows kept there. The counted range starts at the first
- * bucket starting at or after `from` and ends where the last bucket starting before `to`
- * ends.
+ * The most buckets a read chooses by itself: 1 h by the minute, 24 h and 7 d by the hour, 30 d
+ * and longer by the day, so a 30-day summary of 200 workflows sums some 6,000 rows.
  */
-export function coverRange(from: number, to: number, retention: Retention): Cover {
-  const start = ceilTo(finestAt(from, retention), from);
-  const end = ceilTo(finestAt(to, retention), to);
-  const segments: Segment[] = [];
-  let at = start;
-  while (at < end) {
-    const grain = blockAt(at, end, retention);
-    const last = segments.at(-1);
-    const next = at + GRAIN_MS[grain];
-    if (last && last.grain === grain) last.to = next;
-    else segments.push({ grain, from: at, to: next });
-    at = next;
-  }
-  return { from: start, to: Math.max(start, end), segments };
-}
-
-function blockAt(at: number, end: number, retention: Retention): Grain {
-  for (const grain of ['day', 'hour'] as const) {
-    if (at % GRAIN_MS[grain] === 0 && at + GRAIN_MS[grain] <= end) return grain;
-  }
-  // Finer blocks only where their rows exist; `start` and `end` are aligned so this holds.
-  return finestAt(at, retention) === 'minute' ? 'minute' : 'hour';
-}
+export const DEFAULT_BUCKETS = 200;
 
 /** The most buckets one answer holds. */
 export const MAX_BUCKETS = 1_500;
@@ -134,7 +88,7 @@ export function chooseGrain(
   from: number,
   to: number,
   retention: Retention,
-  target = 500,
+  target = DEFAULT_BUCKETS,
 ): Grain | undefined {
   for (const grain of GRAINS) {
     if (!checkGrain(grain, from, to, retention, target)) return grain;

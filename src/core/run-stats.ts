@@ -1,12 +1,12 @@
 import { DurationHistogram } from './duration-cells.ts';
 
-/** One row of rollup counts: the runs of one duration cell. */
-export interface CellCounts {
-  cell: number;
+/** One row of rollup counts, with its runs by duration cell when it was read with them. */
+export interface RunCounts {
   succeeded: number;
   failed: number;
   canceled: number;
-  lastFinishedAt?: Date;
+  durations?: readonly number[];
+  lastFinishedAt?: Date | null;
 }
 
 /** Finished runs of a workflow, a bucket or a whole project, folded from rollup rows. */
@@ -17,11 +17,11 @@ export class RunStats {
   lastFinishedAt: Date | null = null;
   readonly durations = new DurationHistogram();
 
-  add(row: CellCounts): this {
+  add(row: RunCounts): this {
     this.succeeded += row.succeeded;
     this.failed += row.failed;
     this.canceled += row.canceled;
-    this.durations.add(row.cell, row.succeeded + row.failed + row.canceled);
+    if (row.durations) this.durations.addCells(row.durations);
     if (row.lastFinishedAt && (!this.lastFinishedAt || row.lastFinishedAt > this.lastFinishedAt)) {
       this.lastFinishedAt = row.lastFinishedAt;
     }
@@ -71,7 +71,7 @@ export class RunStats {
 }
 
 /** Folds rows into one RunStats per key. */
-export function statsBy<T extends CellCounts>(
+export function statsBy<T extends RunCounts>(
   rows: readonly T[],
   keyOf: (row: T) => string,
 ): Map<string, RunStats> {

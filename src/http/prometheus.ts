@@ -79,7 +79,7 @@ async function readInstance(pool: pg.Pool): Promise<InstanceReadings> {
     w.succeeded += c.succeeded;
     w.failed += c.failed;
     w.canceled += c.canceled;
-    w.durations.add(c.cell, c.succeeded + c.failed + c.canceled);
+    if (c.durations) w.durations.addCells(c.durations);
   }
   const steps = new Map<string, InstanceReadings['steps'][number]>();
   for (const s of stepTotals) {

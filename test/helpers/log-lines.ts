@@ -65,3 +65,26 @@ export async function createRuns(
     runId: r.id,
   }));
 }
+
+/**
+ * Finishes runs the way the engine does (meshhook.finish_runs, which also counts them), at a
+ * chosen time and after a chosen duration. Answers the ids it finished: none that were final.
+ */
+export async function finishRuns(
+  db: Pick<pg.ClientBase, 'query'>,
+  runIds: string[],
+  input: { status?: string; at?: Date; tookMs?: number } = {},
+): Promise<string[]> {
+  const at = input.at ?? new Date();
+  if (input.tookMs !== undefined) {
+    await db.query(`update meshhook.runs set started_at = $2 where id = any($1::uuid[])`, [
+      runIds,
+      new Date(at.getTime() - input.tookMs),
+    ]);
+  }
+  const { rows } = await db.query<{ id: string }>(
+    `select meshhook.finish_runs($1::uuid[], $2::text[], $3::jsonb[], $4) as id`,
+    [runIds, runIds.map(() => input.status ?? 'succeeded'), runIds.map(() => null), at],
+  );
+  return rows.map((r) => r.id);
+}

@@ -4,7 +4,7 @@ import { withTransaction } from '../../src/db/client.ts';
 import { createProject } from '../../src/db/queries/projects.ts';
 import { createWorkflow, publishWorkflowVersion } from '../../src/db/queries/workflows.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import { createRuns } from '../helpers/log-lines.ts';
+import { createRuns, finishRuns } from '../helpers/log-lines.ts';
 import { chain } from '../helpers/meshhook.ts';
 
 let db: TestDatabase;
@@ -33,11 +33,11 @@ beforeAll(async () => {
   const runs = await createRuns(db.pool, { projectId, workflowId, count: 30 });
   // Finished over the last three days, one in five failing: the trigger counts them.
   for (const [i, run] of runs.entries()) {
-    await db.pool.query(
-      `update meshhook.runs set status = $2, started_at = $3::timestamptz - interval '2 seconds',
-              finished_at = $3 where id = $1`,
-      [run.runId, i % 5 === 0 ? 'failed' : 'succeeded', new Date(Date.now() - i * 2.4 * 3_600_000)],
-    );
+    await finishRuns(db.pool, [run.runId], {
+      status: i % 5 === 0 ? 'failed' : 'succeeded',
+      at: new Date(Date.now() - i * 2.4 * 3_600_000),
+      tookMs: 2_000,
+    });
   }
 });
 afterAll(() => db.drop());

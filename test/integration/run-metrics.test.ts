@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DURATION_CELL_BOUNDS } from '../../src/core/duration-cells.ts';
 import { retentionAt } from '../../src/core/metric-range.ts';
 import { compactRunMetrics, recountRunMetrics } from '../../src/db/queries/run-metrics.ts';
-import { createRuns } from '../helpers/log-lines.ts';
+import { createRuns, finishRuns } from '../helpers/log-lines.ts';
 import { chain, flaky, useMeshHook } from '../helpers/meshhook.ts';
 
 const mh = useMeshHook({ env: { MESHHOOK_WORKER_CONCURRENCY: '8' } });
@@ -87,23 +87,21 @@ describe('counting finished runs', () => {
     expect(check.runs).toBeGreaterThanOrEqual(60);
   });
 
-  it('counts a run when its status becomes final, once, whatever updates it afterwards', async () => {
+  it('counts a run once, when it becomes final; finishing it again counts nothing', async () => {
     const w = await mh.publish(key, 'direct', chain());
     const [run] = await createRuns(mh.db.pool, { projectId, workflowId: w.id, count: 1 });
-    await mh.db.pool.query(
-      `update meshhook.runs set status = 'succeeded', finished_at = now() where id = $1`,
-      [run!.runId],
-    );
-    // Final to final is not a new finish.
-    await mh.db.pool.query(`update meshhook.runs set status = 'succeeded' where id = $1`, [
-      run!.runId,
-    ]);
-    await mh.db.pool.query(`update meshhook.runs set error = '{}' where id = $1`, [run!.runId]);
+    expect(await finishRuns(mh.db.pool, [run!.runId])).toEqual([run!.runId]);
+    expect(await finishRuns(mh.db.pool, [run!.runId], { status: 'failed' })).toEqual([]);
     const { rows } = await mh.db.pool.query(
-      `select success_count::int from meshhook.workflow_run_metrics where workflow_id = $1`,
+      `select success_count::int, failure_count::int from meshhook.workflow_run_metrics
+       where workflow_id = $1`,
       [w.id],
     );
-    expect(rows).toEqual([{ success_count: 1 }]);
+    expect(rows).toEqual([{ success_count: 1, failure_count: 0 }]);
+    const status = await mh.db.pool.query(`select status from meshhook.runs where id = $1`, [
+      run!.runId,
+    ]);
+    expect(status.rows[0].status).toBe('succeeded');
   });
 
   it('lets concurrent transactions finishing runs of one workflow proceed without waiting', async () => {
@@ -122,9 +120,7 @@ describe('counting finished runs', () => {
       // for another's counter rows (lock_timeout would fail it).
       for (const [i, client] of clients.entries()) {
         await client.query('begin');
-        await client.query(`update runs set status = 'failed', finished_at = now() where id = $1`, [
-          runs[i]!.runId,
-        ]);
+        await finishRuns(client, [runs[i]!.runId], { status: 'failed' });
       }
       const shards = await Promise.all(
         clients.map(
@@ -167,9 +163,10 @@ describe('the sweep', () => {
       }),
     );
     for (const [i, client] of clients.entries()) {
-      await client.query(
-        `update meshhook.runs set status = 'succeeded', finished_at = $2 where id = any($1::uuid[])`,
-        [runs.slice(i * 2, i * 2 + 2).map((r) => r.runId), finishedAt],
+      await finishRuns(
+        client,
+        runs.slice(i * 2, i * 2 + 2).map((r) => r.runId),
+        { at: finishedAt },
       );
     }
     for (const client of clients) await client.query('commit');
@@ -188,8 +185,8 @@ describe('the sweep', () => {
       mh.db.pool,
       retentionAt(Date.now(), { minuteDays: 2, hourDays: 90 }),
     );
-    // Four shards (one may be shard 0 already) × minute, hour and day.
-    expect(swept.folded).toBeGreaterThanOrEqual(9);
+    // Four shards (one may be shard 0 already) × minute, hour and day; the minutes are deleted.
+    expect(swept.folded).toBeGreaterThanOrEqual(6);
     expect(await rowsOf('day')).toEqual([{ shard: 0, succeeded: 8 }]);
     expect(await rowsOf('hour')).toEqual([{ shard: 0, succeeded: 8 }]);
     expect(await rowsOf('minute')).toEqual([]); // three days old: past the minute retention

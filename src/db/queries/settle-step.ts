@@ -172,9 +172,21 @@ const WRITE_SETTLEMENTS = `
     update run_steps s set status = 'canceled', finished_at = now()
     from dropped d where s.run_id = d.run_id and s.node_id = d.node_id
   ), finished as (
-    update runs r set status = f.status, error = f.error, finished_at = now()
-    from unnest($18::uuid[], $19::text[], $20::jsonb[]) as f(id, status, error)
-    where r.id = f.id
+    -- Sets the final status where the run is not final yet, and counts those runs.
+    select meshhook.finish_runs($18::uuid[], $19::text[], $20::jsonb[]) as id
+  ), step_counts as (
+    select meshhook.count_steps(array_agg(project_id), array_agg(workflow_id),
+                                array_agg(status), array_agg(n))
+    from (
+      select project_id, workflow_id, status, count(*)::int as n from (
+        select * from unnest($35::uuid[], $36::uuid[], $37::text[]) as t(project_id, workflow_id, status)
+        union all
+        select d.project_id, f.workflow_id, 'canceled'
+        from dropped d join unnest($18::uuid[], $38::uuid[]) as f(id, workflow_id) on f.id = d.run_id
+      ) outcomes
+      group by 1, 2, 3
+    ) counted
+    having count(*) > 0
   ), events as (
     insert into run_events (project_id, run_id, type, node_id, payload)
     select project_id, run_id, type, node_id, payload from (
@@ -201,7 +213,12 @@ const WRITE_SETTLEMENTS = `
   )
   select 'job' as kind, run_id, node_id, id::text from jobs
   union all
-  select 'log', run_id, null, max(id)::text from logs group by run_id`;
+  select 'log', run_id, null, max(id)::text from logs group by run_id
+  union all
+  -- Referenced so that they run: a query in WITH runs only when it is read.
+  select 'finished', id, null, null from finished
+  union all
+  select 'counted', null, null, null from step_counts`;
 
 /** Writes a batch of settlements (at most one per run) in one statement. */
 export async function writeSettlements(
@@ -241,7 +258,16 @@ export async function writeSettlements(
     ]),
   );
   const finished = columns(batch, (s) =>
-    s.finish ? [[s.runId, s.finish.status, json(s.finish.error)]] : [],
+    s.finish ? [[s.runId, s.finish.status, json(s.finish.error), s.workflowId]] : [],
+  );
+  // Step outcomes for the counters: a step put back in the queue was retried.
+  const outcomes = columns(batch, (s) =>
+    s.step.status === 'queued' ||
+    s.step.status === 'succeeded' ||
+    s.step.status === 'failed' ||
+    s.step.status === 'canceled'
+      ? [[s.projectId, s.workflowId, s.step.status === 'queued' ? 'retried' : s.step.status]]
+      : [],
   );
   const events = columns(batch, (s) => {
     const started = s.schedule
@@ -282,7 +308,7 @@ export async function writeSettlements(
   );
 
   const { rows } = await db.query<{
-    kind: 'job' | 'log';
+    kind: 'job' | 'log' | 'finished' | 'counted';
     run_id: string;
     node_id: string | null;
     id: string;
@@ -293,13 +319,16 @@ export async function writeSettlements(
     ...padded(finished, 3),
     ...padded(events, 5),
     ...padded(logs, 8),
-    // The step's input came later than the other columns, hence its place at the end ($34).
+    // Columns that came later than the others, hence their places at the end: the step's
+    // input ($34), the step outcomes ($35–$37) and the finished runs' workflows ($38).
     stepColumns[6]!,
+    ...padded(outcomes, 3),
+    padded(finished, 4)[3]!,
   ]);
   const written: SettlementsWritten = { jobIds: new Map(), lastLogIds: new Map() };
   for (const row of rows) {
     if (row.kind === 'job') written.jobIds.set(`${row.run_id}/${row.node_id}`, row.id);
-    else written.lastLogIds.set(row.run_id, row.id);
+    else if (row.kind === 'log') written.lastLogIds.set(row.run_id, row.id);
   }
   return written;
 }

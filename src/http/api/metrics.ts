@@ -5,7 +5,7 @@ import {
   bucketStarts,
   checkGrain,
   chooseGrain,
-  coverRange,
+  ceilTo,
   GRAINS,
   parseDuration,
   retentionAt,
@@ -14,12 +14,7 @@ import {
 } from '../../core/metric-range.ts';
 import { RunStats, statsBy } from '../../core/run-stats.ts';
 import { withTenant } from '../../db/client.ts';
-import {
-  readAllTimeCells,
-  readBucketCells,
-  readRangeCells,
-  type MetricCell,
-} from '../../db/queries/run-metrics.ts';
+import { readAllTime, readMetrics, type MetricRow } from '../../db/queries/run-metrics.ts';
 import { findWorkflow, listWorkflowNames } from '../../db/queries/workflows.ts';
 import { AppError, notFound } from '../app-error.ts';
 import { nodeResponseOf, projectOf, streamAccessOf } from '../auth.ts';
@@ -76,6 +71,7 @@ const summarySchema = z.object({
   min_failure_rate: rate.optional(),
   max_failure_rate: rate.optional(),
   series: z.enum(['true', 'false']).optional(),
+  bucket: z.enum(GRAINS).optional(),
 });
 const bucketsSchema = z.object({
   ...rangeQuery,
@@ -147,9 +143,14 @@ function bucketGrain(
 
 const iso = (t: number | Date | null) => (t === null ? null : new Date(t).toISOString());
 
+/** What a read of `grain` buckets counts: the buckets starting in the range, end to end. */
+function countedRange(grain: Grain, range: AskedRange) {
+  return { from: iso(ceilTo(grain, range.from)), to: iso(ceilTo(grain, range.to)) };
+}
+
 /** Buckets of one grain, every one present (empty ones with zero runs and null rates). */
-function bucketsJson(grain: Grain, range: AskedRange, cells: MetricCell[]) {
-  const byStart = statsBy(cells, (c) => String(c.bucketStart));
+function bucketsJson(grain: Grain, range: AskedRange, rows: MetricRow[]) {
+  const byStart = statsBy(rows, (r) => String(r.bucketStart));
   return bucketStarts(grain, range.from, range.to).map((start) => ({
     start: iso(start),
     ...(byStart.get(String(start)) ?? new RunStats()).toJSON(),
@@ -170,7 +171,8 @@ export function metricRoutes(deps: HttpDeps) {
     const query = readQuery(c, summarySchema);
     const range = askedRange(query, now());
     const kept = retention();
-    const cover = coverRange(range.from, range.to, kept);
+    const grain = bucketGrain(query.bucket, range, kept);
+    const counted = countedRange(grain, range);
     const projectId = projectOf(c);
     const seriesGrain =
       query.series === 'true' ? bucketGrain(undefined, range, kept, SERIES_TARGET) : undefined;
@@ -179,22 +181,33 @@ export function metricRoutes(deps: HttpDeps) {
       const workflows = await listWorkflowNames(db, projectId);
       const wanted = pickWorkflows(workflows, query);
       const ids = wanted.length === workflows.length ? undefined : wanted.map((w) => w.id);
+      const only = ids ? { workflowIds: ids } : {};
       // One connection, so one query after the other.
-      const cells = await readRangeCells(db, {
+      const rows = await readMetrics(db, {
         projectId,
-        segments: cover.segments,
-        ...(ids ? { workflowIds: ids } : {}),
+        grain,
+        ...range,
+        ...only,
+        byWorkflow: true,
+        durations: true,
       });
-      const allTime = await readAllTimeCells(db, { projectId });
+      const allTime = await readAllTime(db, { projectId });
       const series = seriesGrain
-        ? await readBucketCells(db, { projectId, grain: seriesGrain, ...range, byWorkflow: true })
+        ? await readMetrics(db, {
+            projectId,
+            grain: seriesGrain,
+            ...range,
+            ...only,
+            byWorkflow: true,
+            byBucket: true,
+          })
         : [];
-      return { wanted, cells, allTime, series };
+      return { wanted, rows, allTime, series };
     });
 
-    const inRange = statsBy(read.cells, (c) => c.workflowId);
-    const lastRuns = statsBy(read.allTime, (c) => c.workflowId);
-    const seriesOf = Map.groupBy(read.series, (c) => c.workflowId);
+    const inRange = statsBy(read.rows, (r) => r.workflowId!);
+    const lastRuns = statsBy(read.allTime, (r) => r.workflowId!);
+    const seriesOf = Map.groupBy(read.series, (r) => r.workflowId!);
     let items = read.wanted.map((w) => {
       const stats = inRange.get(w.id) ?? new RunStats();
       return {
@@ -232,7 +245,8 @@ export function metricRoutes(deps: HttpDeps) {
       }
     }
     return c.json({
-      range: { from: iso(cover.from), to: iso(cover.to) },
+      bucket: grain,
+      range: counted,
       ...(seriesGrain ? { series_bucket: seriesGrain } : {}),
       items: items.map((i) => i.json),
       totals: { workflows: items.length, ...totals.toJSON(), last_run_at: iso(lastRunAt) },
@@ -274,34 +288,33 @@ export function metricRoutes(deps: HttpDeps) {
     workflowRef: string | undefined,
   ) {
     const range = askedRange(query, now());
-    const kept = retention();
-    const grain = bucketGrain(query.bucket, range, kept);
-    const cover = coverRange(range.from, range.to, kept);
+    const grain = bucketGrain(query.bucket, range, retention());
     const projectId = projectOf(c);
     const read = await withTenant(deps.pool, c.get('caller').claims, async (db) => {
       const workflow = workflowRef === undefined ? undefined : await findWorkflow(db, workflowRef);
       if (workflowRef !== undefined && (!workflow || workflow.projectId !== projectId)) {
         throw notFound('workflow');
       }
-      const only = workflow ? { workflowId: workflow.id } : {};
-      const cells = await readBucketCells(db, { projectId, grain, ...range, ...only });
-      // The totals count the range as the summary does, not the whole buckets, so the two agree.
-      const inRange = await readRangeCells(db, {
+      const rows = await readMetrics(db, {
         projectId,
-        segments: cover.segments,
+        grain,
+        ...range,
         ...(workflow ? { workflowIds: [workflow.id] } : {}),
+        byBucket: true,
+        durations: true,
       });
-      return { workflow, cells, inRange };
+      return { workflow, rows };
     });
+    // The buckets are the range: their sum is what the summary counts for the same range.
     const totals = new RunStats();
-    for (const cell of read.inRange) totals.add(cell);
+    for (const row of read.rows) totals.add(row);
     return {
       ...(read.workflow
         ? { workflow_id: read.workflow.id, slug: read.workflow.slug, name: read.workflow.name }
         : {}),
       bucket: grain,
-      range: { from: iso(cover.from), to: iso(cover.to) },
-      buckets: bucketsJson(grain, range, read.cells),
+      range: countedRange(grain, range),
+      buckets: bucketsJson(grain, range, read.rows),
       totals: totals.toJSON(),
     };
   }
