@@ -9,6 +9,14 @@ import { withTransaction, type Queryable } from '../client.ts';
  * checks them against the runs.
  */
 
+// Rows inserted into run_metrics (as `m`) add to a row that exists, as meshhook.count_runs does.
+const ADD_TO_EXISTING = `on conflict (workflow_id, grain, bucket_start, shard) do update
+  set succeeded = m.succeeded + excluded.succeeded,
+      failed = m.failed + excluded.failed,
+      canceled = m.canceled + excluded.canceled,
+      durations = meshhook.add_cells(m.durations, excluded.durations),
+      last_finished_at = greatest(m.last_finished_at, excluded.last_finished_at)`;
+
 /** Finished runs summed over shards, and over buckets for range totals. */
 export interface MetricRow {
   /** Null when the read was not kept apart by workflow. */
@@ -221,12 +229,7 @@ export async function compactRunMetrics(
        from moved
        group by project_id, workflow_id, grain, bucket_start
        order by workflow_id, grain, bucket_start
-       on conflict (workflow_id, grain, bucket_start, shard) do update
-         set succeeded = m.succeeded + excluded.succeeded,
-             failed = m.failed + excluded.failed,
-             canceled = m.canceled + excluded.canceled,
-             durations = meshhook.add_cells(m.durations, excluded.durations),
-             last_finished_at = greatest(m.last_finished_at, excluded.last_finished_at)
+       ${ADD_TO_EXISTING}
      )
      select count(*)::int as n from moved`,
   );
@@ -367,12 +370,7 @@ export async function rebuildRunMetrics(
               succeeded int, failed int, canceled int, durations jsonb,
               last_finished_at timestamptz)
        order by d.workflow_id, d.grain, d.bucket_start
-       on conflict (workflow_id, grain, bucket_start, shard) do update
-         set succeeded = m.succeeded + excluded.succeeded,
-             failed = m.failed + excluded.failed,
-             canceled = m.canceled + excluded.canceled,
-             durations = meshhook.add_cells(m.durations, excluded.durations),
-             last_finished_at = greatest(m.last_finished_at, excluded.last_finished_at)`,
+       ${ADD_TO_EXISTING}`,
       [
         JSON.stringify(
           rows.map((r) => ({

@@ -261,14 +261,10 @@ export async function writeSettlements(
     s.finish ? [[s.runId, s.finish.status, json(s.finish.error), s.workflowId]] : [],
   );
   // Step outcomes for the counters: a step put back in the queue was retried.
-  const outcomes = columns(batch, (s) =>
-    s.step.status === 'queued' ||
-    s.step.status === 'succeeded' ||
-    s.step.status === 'failed' ||
-    s.step.status === 'canceled'
-      ? [[s.projectId, s.workflowId, s.step.status === 'queued' ? 'retried' : s.step.status]]
-      : [],
-  );
+  const outcomes = columns(batch, (s) => [
+    [s.projectId, s.workflowId, s.step.status === 'queued' ? 'retried' : s.step.status],
+  ]);
+  const finishedColumns = padded(finished, 4);
   const events = columns(batch, (s) => {
     const started = s.schedule
       .filter((n) => n.lease)
@@ -316,14 +312,14 @@ export async function writeSettlements(
     ...padded(steps, 6),
     ...padded(newSteps, 4),
     ...padded(jobs, 7),
-    ...padded(finished, 3),
+    ...finishedColumns.slice(0, 3),
     ...padded(events, 5),
     ...padded(logs, 8),
     // Columns that came later than the others, hence their places at the end: the step's
     // input ($34), the step outcomes ($35–$37) and the finished runs' workflows ($38).
     stepColumns[6]!,
     ...padded(outcomes, 3),
-    padded(finished, 4)[3]!,
+    finishedColumns[3]!,
   ]);
   const written: SettlementsWritten = { jobIds: new Map(), lastLogIds: new Map() };
   for (const row of rows) {

@@ -6,6 +6,7 @@ import {
   checkGrain,
   chooseGrain,
   ceilTo,
+  GRAIN_MS,
   GRAINS,
   parseDuration,
   retentionAt,
@@ -22,7 +23,7 @@ import type { AppEnv, HttpDeps } from '../context.ts';
 import { ACCESS_REVOKED_EVENT, serveSse, sseEvent } from '../sse.ts';
 import { readQuery } from '../validate.ts';
 
-const DAY_MS = 86_400_000;
+const DAY_MS = GRAIN_MS.day;
 /** The longest range one request may ask about. */
 const MAX_RANGE_MS = 3_660 * DAY_MS;
 /** Ranges end at most this far ahead of now (clocks differ a little). */
