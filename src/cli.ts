@@ -76,13 +76,10 @@ export async function main(argv: string[]): Promise<number> {
 
   const roles = ROLES[command];
   if (roles) {
-    // A bug that escapes a handler is logged; the process keeps serving, since every piece of
-    // work it holds is leased and would only be retaken late if it died.
-    process.on('unhandledRejection', (reason) =>
-      log.error('unhandled promise rejection', { error: describe(reason) }),
-    );
     const { startProcess } = await import('./server.ts');
+    const { captureProcessErrors } = await import('./engine/process-errors.ts');
     const running = await startProcess({ config, roles, log });
+    captureProcessErrors({ errors: running.errors, log });
     let stopping = false;
     const shutdown = (signal: string) => {
       if (stopping) {
@@ -208,10 +205,6 @@ async function readStdin(): Promise<string> {
     if (process.stdin.isTTY && String(chunk).includes('\n')) break;
   }
   return Buffer.concat(chunks).toString('utf8');
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }
 
 async function withDatabase(

@@ -17,6 +17,11 @@ const schema = z.object({
   MESHHOOK_STEP_TIMEOUT_MS: int(100, 86_400_000).default(300_000),
   MESHHOOK_SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
   MESHHOOK_LOG_RETENTION_DAYS: int(1, 3_650).default(30),
+  MESHHOOK_ERROR_RETENTION_DAYS: int(1, 3_650).default(30),
+  MESHHOOK_ERROR_CAPTURE: z
+    .enum(['on', 'off'], { message: 'on or off' })
+    .default('on')
+    .transform((v) => v === 'on'),
   MESHHOOK_LOG_STREAM_BUFFER_BYTES: int(4_096, 256 * 1024 * 1024).default(1024 * 1024),
   MESHHOOK_METRICS_MINUTE_RETENTION_DAYS: int(1, 90).default(2),
   MESHHOOK_METRICS_HOUR_RETENTION_DAYS: int(1, 3_650).default(90),

@@ -5,6 +5,7 @@ import type { Config } from './config.ts';
 import { createPool } from './db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
+import { ErrorCapture } from './engine/error-capture.ts';
 import { createListener, type Listener } from './engine/listener.ts';
 import { LogHub } from './engine/log-hub.ts';
 import { Notifier } from './engine/notifier.ts';
@@ -30,6 +31,8 @@ export interface Running {
   /** The live-log fan-out, when the web server runs. */
   logHub?: LogHub;
   eventHub?: EventHub;
+  /** The process's error capture. */
+  errors: ErrorCapture;
   stop(): Promise<void>;
 }
 
@@ -82,6 +85,7 @@ export async function startProcess(options: {
   const notifier = new Notifier(pool, (error) =>
     log.warn('sending notifications failed', { error: String(error) }),
   );
+  const errors = new ErrorCapture({ pool, notifier, log, enabled: config.MESHHOOK_ERROR_CAPTURE });
   let listener: Listener | undefined;
   let worker: Worker | undefined;
   let server: ServerType | undefined;
@@ -93,6 +97,7 @@ export async function startProcess(options: {
     eventHub?.stop();
     if (server) await closeServer(server);
     await worker?.stop({ graceMs: config.MESHHOOK_SHUTDOWN_GRACE_MS });
+    await errors.flush();
     await notifier.flush();
     await listener?.close();
     await pool.end();
@@ -113,11 +118,13 @@ export async function startProcess(options: {
         listener,
         notifier,
         log,
+        errors,
         concurrency: config.MESHHOOK_WORKER_CONCURRENCY,
         leaseMs: config.MESHHOOK_LEASE_MS,
         pollIntervalMs: config.MESHHOOK_POLL_INTERVAL_MS,
         stepTimeoutMs: config.MESHHOOK_STEP_TIMEOUT_MS,
         logRetentionDays: config.MESHHOOK_LOG_RETENTION_DAYS,
+        errorRetentionDays: config.MESHHOOK_ERROR_RETENTION_DAYS,
         metricsRetention: {
           minuteDays: config.MESHHOOK_METRICS_MINUTE_RETENTION_DAYS,
           hourDays: config.MESHHOOK_METRICS_HOUR_RETENTION_DAYS,
@@ -173,6 +180,7 @@ export async function startProcess(options: {
         listener,
         notifier,
         log,
+        errors,
         logHub,
         eventHub,
         logStreamBufferBytes: config.MESHHOOK_LOG_STREAM_BUFFER_BYTES,
@@ -188,6 +196,7 @@ export async function startProcess(options: {
     }
     return {
       pool,
+      errors,
       stop,
       ...(url ? { url } : {}),
       ...(worker ? { worker } : {}),

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { ERRORS_CHANNEL } from '../db/queries/error-events.ts';
 import { RUNS_CHANNEL } from '../db/queries/settle-step.ts';
 import { ACCESS_CHANNEL } from '../db/queries/run-logs.ts';
 import { readFinishedRuns } from '../db/queries/runs.ts';
@@ -14,8 +15,13 @@ export interface FinishedCounts {
   canceled: number;
 }
 
-/** What a project's event streams are told. */
-export type ProjectEvent = { type: 'runs'; at: string; finished: FinishedCounts[] };
+/** What a project's event streams are told: runs finished, or errors captured. */
+export type ProjectEvent =
+  | { type: 'runs'; at: string; finished: FinishedCounts[] }
+  | { type: 'errors'; at: string; project_id: string };
+
+/** The kinds of events a stream asks for. */
+export type ProjectEventType = ProjectEvent['type'];
 
 /** Why an event stream ended. */
 export type EventStreamEnd = { kind: 'revoked' } | { kind: 'interrupted' };
@@ -31,6 +37,7 @@ export interface EventSink {
 
 interface Stream {
   access: StreamAccess;
+  types: ReadonlySet<ProjectEventType>;
   sink: EventSink;
   wroteAt: number;
   closed: boolean;
@@ -41,8 +48,8 @@ interface Stream {
 const MIN_EVENT_GAP_MS = 250;
 
 /**
- * The live project events of one web process: for now, the runs that finished, which is what
- * the metrics dashboard moves on. Fed by the notifications workers send after their commits,
+ * The live project events of one web process: the runs that finished, which is what the
+ * metrics dashboard moves on, and the errors captured, which the errors page moves on. Fed by the notifications workers send after their commits,
  * on the process's one LISTEN connection; each batch of finished runs is read once, as the
  * service role, and each project's streams get one event with counts by workflow. Access is
  * decided again whenever it may have changed, as for log streams.
@@ -60,6 +67,8 @@ export class EventHub {
   readonly #byProject = new Map<string, Set<Stream>>();
   readonly #cleanups: Array<() => void> = [];
   #pending = new Set<string>();
+  #erring = new Set<string>();
+  #errorsTimer: ReturnType<typeof setTimeout> | undefined;
   #reading: Promise<void> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lastReadAt = 0;
@@ -87,6 +96,10 @@ export class EventHub {
         for (const id of payload.split(',')) if (id) this.#pending.add(id);
         this.#schedule();
       }),
+      l.on(ERRORS_CHANNEL, (payload) => {
+        for (const id of payload.split(',')) if (this.#byProject.has(id)) this.#erring.add(id);
+        if (this.#erring.size > 0) this.#scheduleErrors();
+      }),
       l.on(ACCESS_CHANNEL, (payload) => void this.#recheck(payload.split(','))),
       l.onConnect(() => void this.#recheck()),
     );
@@ -113,9 +126,22 @@ export class EventHub {
     return n;
   }
 
-  /** Opens a stream of the project's events; access was decided by the caller, under RLS. */
-  open(access: StreamAccess, sink: EventSink): { close(): void } {
-    const stream: Stream = { access, sink, wroteAt: Date.now(), closed: false };
+  /**
+   * Opens a stream of the project's events of the given types; access was decided by the
+   * caller, under RLS.
+   */
+  open(
+    access: StreamAccess,
+    sink: EventSink,
+    types: readonly ProjectEventType[] = ['runs'],
+  ): { close(): void } {
+    const stream: Stream = {
+      access,
+      types: new Set(types),
+      sink,
+      wroteAt: Date.now(),
+      closed: false,
+    };
     let set = this.#byProject.get(access.projectId);
     if (!set) this.#byProject.set(access.projectId, (set = new Set()));
     set.add(stream);
@@ -127,6 +153,7 @@ export class EventHub {
     this.#stopped = true;
     for (const cleanup of this.#cleanups) cleanup();
     clearTimeout(this.#timer);
+    clearTimeout(this.#errorsTimer);
     for (const stream of [...this.#streams()]) this.#end(stream, { kind: 'interrupted' });
   }
 
@@ -169,16 +196,35 @@ export class EventHub {
     }
     const at = new Date().toISOString();
     for (const [projectId, workflows] of byProject) {
-      const event: ProjectEvent = { type: 'runs', at, finished: [...workflows.values()] };
-      for (const stream of this.#byProject.get(projectId) ?? []) {
-        // A client that stopped reading gets no more; it reconnects and refetches.
-        if (stream.sink.room() <= 0) {
-          this.#end(stream, { kind: 'interrupted' });
-          continue;
-        }
-        stream.sink.send(event);
-        stream.wroteAt = Date.now();
+      this.#deliver(projectId, { type: 'runs', at, finished: [...workflows.values()] });
+    }
+  }
+
+  // Errors carry no payload to read: the page refetches its issues and counts, so one event
+  // per project per gap says all there is.
+  #scheduleErrors(): void {
+    if (this.#errorsTimer || this.#stopped) return;
+    this.#errorsTimer = setTimeout(() => {
+      this.#errorsTimer = undefined;
+      const projects = this.#erring;
+      this.#erring = new Set();
+      const at = new Date().toISOString();
+      for (const projectId of projects) {
+        this.#deliver(projectId, { type: 'errors', at, project_id: projectId });
       }
+    }, MIN_EVENT_GAP_MS);
+  }
+
+  #deliver(projectId: string, event: ProjectEvent): void {
+    for (const stream of [...(this.#byProject.get(projectId) ?? [])]) {
+      if (!stream.types.has(event.type)) continue;
+      // A client that stopped reading gets no more; it reconnects and refetches.
+      if (stream.sink.room() <= 0) {
+        this.#end(stream, { kind: 'interrupted' });
+        continue;
+      }
+      stream.sink.send(event);
+      stream.wroteAt = Date.now();
     }
   }
 

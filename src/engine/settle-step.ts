@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Definition } from '../core/definition.ts';
+import { describeError, type CapturedError } from '../core/error-events.ts';
 import { backoffDelay } from '../core/retry.ts';
 import { planRun, type StepState } from '../core/run-plan.ts';
 import { withTransaction } from '../db/client.ts';
@@ -14,7 +15,8 @@ import {
 } from '../db/queries/settle-step.ts';
 import type { ClaimedJob } from '../db/queries/step-jobs.ts';
 import type { NewRunLog } from '../db/queries/run-logs.ts';
-import type { RetryPolicy, StepOutcome } from './nodes/types.ts';
+import type { RetryPolicy, StepError, StepOutcome } from './nodes/types.ts';
+import type { LineRedactor } from './run-logger.ts';
 
 /** The lease on a job expired and another worker took the step; this result is discarded. */
 export class LeaseLostError extends Error {
@@ -33,6 +35,8 @@ export interface StepResult {
   outcome: StepOutcome;
   policy: RetryPolicy;
   logs: readonly NewRunLog[];
+  /** Masks the version's secrets in the error events this step's failure yields. */
+  redactor?: LineRedactor;
 }
 
 /** What a settlement did, for the worker to act on and announce after commit. */
@@ -46,6 +50,8 @@ export interface Settled {
   /** Successors left in the queue for any worker. */
   queued: number;
   lastLogId?: string;
+  /** The error events committed with this settlement (a failed attempt, a failed run). */
+  errors: CapturedError[];
 }
 
 /**
@@ -73,6 +79,8 @@ export async function settleSteps(options: {
   results: StepResult[];
   continuation?: Continuation;
   random?: () => number;
+  /** Record failed attempts as error events in the same transaction (on by default). */
+  captureErrors?: boolean;
 }): Promise<Array<Settled | LeaseLostError>> {
   const runs = new Set(options.results.map((r) => r.job.runId));
   if (runs.size !== options.results.length) throw new Error('a batch holds one step per run');
@@ -145,7 +153,7 @@ async function settleIn(
   type Planned = { settlement: StepSettlement; states: Map<string, StepState> };
   const planned: Array<Planned | LeaseLostError> = decisions.map((d) =>
     taken.held.has(d.result.job.id)
-      ? plan(d, taken.steps.get(d.result.job.runId) ?? new Map(), lease)
+      ? plan(d, taken.steps.get(d.result.job.runId) ?? new Map(), lease, options.captureErrors)
       : new LeaseLostError(d.result.job),
   );
   const written = await writeSettlements(
@@ -186,6 +194,7 @@ async function settleIn(
     const lastLogId = written.lastLogIds.get(job.runId);
     return {
       continued,
+      errors: answer.errors ?? [],
       queued: answer.schedule.length - continued.length,
       ...(delays.length > 0 ? { nextDueInMs: Math.min(...delays) } : {}),
       ...(answer.finish ? { runFinished: answer.finish.status } : {}),
@@ -199,6 +208,7 @@ function plan(
   decision: Decision,
   rows: Map<string, StepRow>,
   lease: () => ScheduledStep['lease'],
+  captureErrors = true,
 ): { settlement: StepSettlement; states: Map<string, StepState> } {
   const { result, runFinal, retryInMs } = decision;
   const { job, definition, outcome, policy } = result;
@@ -210,6 +220,27 @@ function plan(
     workflowId: job.workflowId,
     nodeId: job.nodeId,
     attempt: job.attempt,
+  };
+  const errors: CapturedError[] = [];
+  const capture = (error: StepError, runEnding: boolean, metadata: Record<string, unknown>) => {
+    if (!captureErrors) return;
+    errors.push(
+      describeError(
+        error.message,
+        {
+          source: 'worker',
+          errorType: error.type,
+          projectId: job.projectId,
+          workflowId: job.workflowId,
+          runId: job.runId,
+          nodeId: job.nodeId,
+          attempt: job.attempt,
+          runEnding,
+          metadata: { max_attempts: policy.maxAttempts, ...metadata, ...error.details },
+        },
+        result.redactor ? { redactor: result.redactor } : {},
+      ),
+    );
   };
   const states = new Map<string, StepState>();
   for (const [nodeId, row] of rows) {
@@ -229,12 +260,14 @@ function plan(
       nodeId: job.nodeId,
       payload: { attempt: job.attempt, delay_ms: retryInMs, error: outcome.error },
     });
+    capture(outcome.error, false, { retry_in_ms: retryInMs });
     return {
       settlement: {
         ...base,
         step: { status: 'queued', error: outcome.error, input: result.input },
         events,
         logs,
+        errors,
         schedule: [],
         skip: [],
       },
@@ -266,6 +299,7 @@ function plan(
       const { type, message } = outcome.error;
       finish = { status: 'failed', error: { node_id: job.nodeId, type, message } };
     }
+    capture(outcome.error, !runFinal, {});
   } else {
     step = { status: 'succeeded', output: outcome.output };
     events.push({ type: 'step_succeeded', nodeId: job.nodeId, payload: { attempt: job.attempt } });
@@ -275,6 +309,7 @@ function plan(
         outcome.status === 'failed'
           ? { status: 'failed', error: { node_id: job.nodeId, type: 'terminated', message } }
           : { status: 'succeeded' };
+      if (outcome.status === 'failed') capture({ type: 'terminated', message }, true, {});
     }
   }
   states.set(job.nodeId, { status: step.status as StepState['status'], output: step.output });
@@ -301,7 +336,16 @@ function plan(
 
   if (result.input !== undefined) step.input = result.input;
   return {
-    settlement: { ...base, step, events, logs, schedule, skip, ...(finish ? { finish } : {}) },
+    settlement: {
+      ...base,
+      step,
+      events,
+      logs,
+      errors,
+      schedule,
+      skip,
+      ...(finish ? { finish } : {}),
+    },
     states,
   };
 }

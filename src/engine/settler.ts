@@ -19,6 +19,8 @@ export class Settler {
 
   constructor(options: {
     pool: pg.Pool;
+    /** Record failed attempts as error events in the settlement's transaction. */
+    captureErrors?: boolean;
     /** The continuation for a batch of that size, or none (a worker shutting down). */
     continuation: (batchSize: number) => Continuation | undefined;
   }) {
@@ -30,6 +32,7 @@ export class Settler {
         return settleSteps({
           pool: options.pool,
           results,
+          captureErrors: options.captureErrors ?? true,
           ...(continuation ? { continuation } : {}),
         });
       },

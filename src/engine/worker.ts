@@ -11,6 +11,7 @@ import {
   type ClaimedJob,
 } from '../db/queries/step-jobs.ts';
 import { DefinitionCache, UnrunnableVersionError } from './definitions.ts';
+import { ErrorCapture } from './error-capture.ts';
 import type { Listener } from './listener.ts';
 import type { Notifier } from './notifier.ts';
 import { executeNode, retryPolicy, stepInput } from './nodes/execute.ts';
@@ -26,6 +27,10 @@ export interface WorkerOptions {
   listener: Listener;
   notifier: Notifier;
   log: ProcessLog;
+  /** The process's error capture; a worker without one captures into its own. */
+  errors?: ErrorCapture;
+  /** Record failed steps as error events (on by default; off only to measure its cost). */
+  captureErrors?: boolean;
   /** Steps executed at once by this process. */
   concurrency?: number;
   /** How long a claim holds a job before another worker may take it. */
@@ -40,6 +45,8 @@ export interface WorkerOptions {
   housekeepingIntervalMs?: number;
   /** Days run logs are kept (whole daily partitions are dropped past it). */
   logRetentionDays?: number;
+  /** Days error events are kept (whole daily partitions are dropped past it). */
+  errorRetentionDays?: number;
   /** Days minute and hour run-metric buckets are kept (day buckets are kept for good). */
   metricsRetention?: { minuteDays: number; hourDays: number };
   workerId?: string;
@@ -60,7 +67,8 @@ interface InFlight {
  */
 export class Worker {
   readonly id: string;
-  readonly #o: Required<Omit<WorkerOptions, 'workerId'>>;
+  readonly #o: Required<Omit<WorkerOptions, 'workerId' | 'errors'>>;
+  readonly #errors: ErrorCapture;
   readonly #definitions: DefinitionCache;
   readonly #settler: Settler;
   readonly #inFlight = new Map<string, InFlight>();
@@ -85,12 +93,23 @@ export class Worker {
       maxRecoveries: 3,
       housekeepingIntervalMs: 3_600_000,
       logRetentionDays: 30,
+      errorRetentionDays: 30,
       metricsRetention: { minuteDays: 2, hourDays: 90 },
+      captureErrors: true,
       ...options,
     };
+    this.#errors =
+      options.errors ??
+      new ErrorCapture({
+        pool: options.pool,
+        notifier: options.notifier,
+        log: options.log,
+        enabled: this.#o.captureErrors,
+      });
     this.#definitions = new DefinitionCache(options.pool);
     this.#settler = new Settler({
       pool: options.pool,
+      captureErrors: this.#o.captureErrors && this.#errors.enabled,
       // Ready successors go straight to this worker while it has room: the steps being settled
       // free their slots as they commit.
       continuation: (batchSize) =>
@@ -186,6 +205,7 @@ export class Worker {
       } while (this.#again && this.#running);
     } catch (error) {
       this.#o.log.error('claiming step jobs failed', { error: String(error) });
+      this.#errors.capture(error, { source: 'system', metadata: { during: 'claiming step jobs' } });
       this.#wakeAt(Date.now() + 1_000);
     } finally {
       this.#ticking = false;
@@ -230,14 +250,28 @@ export class Worker {
     const controller = new AbortController();
     const done = this.#run(job, controller.signal)
       .catch((error: unknown) => {
+        const where = {
+          projectId: job.projectId,
+          workflowId: job.workflowId,
+          runId: job.runId,
+          nodeId: job.nodeId,
+          attempt: job.attempt,
+        };
         if (error instanceof LeaseLostError) {
           this.#o.log.warn(error.message, { run_id: job.runId, node_id: job.nodeId });
+          // Another worker took the step over and settles it: not a failure of the run.
+          this.#errors.capture(error, { source: 'worker', errorType: 'lease_lost', ...where });
         } else {
           // The job keeps its lease until it expires; then another worker retakes the step.
           this.#o.log.error('settling a step failed', {
             run_id: job.runId,
             node_id: job.nodeId,
             error: String(error),
+          });
+          this.#errors.capture(error, {
+            source: 'system',
+            ...where,
+            metadata: { during: 'settling a step' },
           });
         }
       })
@@ -298,6 +332,7 @@ export class Worker {
       policy,
       logs: log.lines,
       input: stepInput(node, { trigger: job.trigger, steps: job.steps }, redactor),
+      redactor,
     });
   }
 
@@ -309,6 +344,7 @@ export class Worker {
       notifier.logs({ projectId: job.projectId, runId: job.runId, lastId: settled.lastLogId });
     }
     if (settled.runFinished) notifier.runFinished(job.runId);
+    this.#errors.committed(settled.errors);
     if (settled.queued > 0) notifier.jobs();
     if (settled.nextDueInMs !== undefined) this.#wakeAt(Date.now() + settled.nextDueInMs + 5);
     for (const next of settled.continued) this.#execute(next);
@@ -360,6 +396,7 @@ export class Worker {
     try {
       const swept = await sweepExpired(client, {
         logRetentionDays: this.#o.logRetentionDays,
+        errorRetentionDays: this.#o.errorRetentionDays,
         metricsRetention: this.#o.metricsRetention,
       });
       if (swept) this.#o.log.debug('swept expired rows', { ...swept });
@@ -376,7 +413,20 @@ export class Worker {
     try {
       const lost = await renewLeases(this.#o.pool, { leaseIds: leases, leaseMs: this.#o.leaseMs });
       for (const leaseId of lost) {
-        this.#inFlight.get(leaseId)?.controller.abort(new Error('lease lost'));
+        const flight = this.#inFlight.get(leaseId);
+        if (!flight) continue;
+        flight.controller.abort(new Error('lease lost'));
+        const { job } = flight;
+        this.#errors.capture(`lease on step ${job.nodeId} of run ${job.runId} was lost`, {
+          source: 'worker',
+          errorType: 'lease_lost',
+          projectId: job.projectId,
+          workflowId: job.workflowId,
+          runId: job.runId,
+          nodeId: job.nodeId,
+          attempt: job.attempt,
+          metadata: { during: 'renewing the lease' },
+        });
       }
     } catch (error) {
       this.#o.log.warn('renewing leases failed', { error: String(error) });

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { isMigrated } from '../db/migrate.ts';
+import { errorStreamRoutes } from './api/error-stream.ts';
 import { metricRoutes } from './api/metrics.ts';
 import { projectLogRoutes, runLogRoutes } from './api/logs.ts';
 import { runRoutes } from './api/runs.ts';
@@ -9,7 +10,7 @@ import { AppError } from './app-error.ts';
 import { authRoutes } from './api/auth.ts';
 import { projectRoutes } from './api/projects.ts';
 import { authenticate, requireProject } from './auth.ts';
-import type { AppEnv, HttpDeps } from './context.ts';
+import type { AppEnv, Caller, HttpDeps } from './context.ts';
 import { prometheusRoutes } from './prometheus.ts';
 import { createRunIntake } from './run-intake.ts';
 import { WebhookTargets } from './webhook-targets.ts';
@@ -47,6 +48,14 @@ export function createApp(deps: HttpDeps): Hono<AppEnv> {
     if (error instanceof AppError) return c.json(error.toJSON(), error.status);
     // The route pattern, not the path: a webhook path holds its URL's secret token.
     const where = { method: c.req.method, route: c.req.routePath };
+    const caller = c.get('caller') as Caller | undefined;
+    deps.errors.capture(error, {
+      source: c.req.path.startsWith('/hooks/') ? 'webhook' : 'api',
+      projectId: caller?.projectId ?? null,
+      userId: caller?.userId ?? null,
+      ...(isDatabaseUnavailable(error) ? { errorType: 'db_error' } : {}),
+      metadata: where,
+    });
     if (isDatabaseUnavailable(error)) {
       deps.log.warn('database unavailable', { ...where, error: String(error) });
       c.header('retry-after', '5');
@@ -109,6 +118,8 @@ export function createApp(deps: HttpDeps): Hono<AppEnv> {
   api.route('/runs', runLogRoutes(deps));
   api.route('/logs', projectLogRoutes(deps));
   api.route('/metrics', metricRoutes(deps));
+  api.use('/errors/*', requireProject);
+  api.route('/errors', errorStreamRoutes(deps));
   app.route('/api', api);
   return app;
 }

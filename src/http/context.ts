@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Claims } from '../db/client.ts';
 import type { ProjectRole } from '../db/queries/projects.ts';
+import type { ErrorCapture } from '../engine/error-capture.ts';
 import type { EventHub } from '../engine/event-hub.ts';
 import type { Listener } from '../engine/listener.ts';
 import type { LogHub } from '../engine/log-hub.ts';
@@ -15,6 +16,8 @@ export interface HttpDeps {
   listener: Listener;
   notifier: Notifier;
   log: ProcessLog;
+  /** The process's capture function for errors (webhook rejections, faults of handlers). */
+  errors: ErrorCapture;
   /** Base of the webhook URLs the API returns. */
   publicUrl: string;
   /** Largest webhook body accepted, in bytes. */

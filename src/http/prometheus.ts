@@ -12,6 +12,7 @@ import {
   type MetricValueWithName,
 } from 'prom-client';
 import { cellSpan, DURATION_CELLS, DurationHistogram } from '../core/duration-cells.ts';
+import { readInstanceErrorTotals } from '../db/queries/error-events.ts';
 import {
   readInstanceRunTotals,
   readInstanceStepTotals,
@@ -59,14 +60,16 @@ interface InstanceReadings {
   runs: WorkflowRuns[];
   steps: Array<{ labels: WorkflowLabels; counts: Map<string, number> }>;
   queue: Awaited<ReturnType<typeof readQueueDepth>>;
+  errors: Awaited<ReturnType<typeof readInstanceErrorTotals>>;
 }
 
-/** The three reads of a scrape, in parallel: each holds a pooled connection for its query only. */
+/** The reads of a scrape, in parallel: each holds a pooled connection for its query only. */
 async function readInstance(pool: pg.Pool): Promise<InstanceReadings> {
-  const [cells, stepTotals, queue] = await Promise.all([
+  const [cells, stepTotals, queue, errors] = await Promise.all([
     readInstanceRunTotals(pool),
     readInstanceStepTotals(pool),
     readQueueDepth(pool),
+    readInstanceErrorTotals(pool),
   ]);
   const runs = new Map<string, WorkflowRuns>();
   for (const c of cells) {
@@ -90,7 +93,7 @@ async function readInstance(pool: pg.Pool): Promise<InstanceReadings> {
     }
     w.counts.set(s.status, s.count);
   }
-  return { runs: [...runs.values()], steps: [...steps.values()], queue };
+  return { runs: [...runs.values()], steps: [...steps.values()], queue, errors };
 }
 
 /**
@@ -157,7 +160,7 @@ class CellHistogram {
 }
 
 /** The app's registry and a render that reads the database once per scrape. */
-export function createPrometheusMetrics(deps: Pick<HttpDeps, 'pool' | 'logHub'>): {
+export function createPrometheusMetrics(deps: Pick<HttpDeps, 'pool' | 'logHub' | 'errors'>): {
   contentType: string;
   render(): Promise<string>;
 } {
@@ -207,6 +210,33 @@ export function createPrometheusMetrics(deps: Pick<HttpDeps, 'pool' | 'logHub'>)
           this.inc({ ...w.labels, status }, w.counts.get(status) ?? 0);
         }
       }
+    },
+  });
+  new Counter({
+    name: 'meshhook_errors_total',
+    help:
+      'Errors captured, by project (empty for errors of no project), source, type and severity, ' +
+      'over all time.',
+    labelNames: ['project', 'source', 'type', 'severity'] as const,
+    registers: [registry],
+    async collect() {
+      const { errors } = await readings();
+      this.reset();
+      for (const e of errors) {
+        const labels = { project: e.projectId ?? '', source: e.source, severity: e.severity };
+        this.inc({ ...labels, type: e.errorType }, e.count);
+      }
+    },
+  });
+  new Counter({
+    name: 'meshhook_errors_dropped_total',
+    help:
+      'Errors this process captured but could not store (the database unreachable, or more ' +
+      'than 10,000 waiting).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(deps.errors.counts.dropped);
     },
   });
   new Gauge({

@@ -1,8 +1,9 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { triggerNode } from '../core/definition.ts';
 import { redact } from '../core/redact.ts';
 import { verifySignature } from '../core/verify-signature.ts';
-import { AppError } from './app-error.ts';
+import type { WebhookTarget } from '../db/queries/intake.ts';
+import { AppError, type ErrorCode } from './app-error.ts';
 import type { AppEnv, AppState, HttpDeps } from './context.ts';
 
 const MAX_IDEMPOTENCY_KEY = 255;
@@ -16,8 +17,18 @@ export function webhookRoutes(deps: HttpDeps, state: AppState) {
   const app = new Hono<AppEnv>();
 
   app.post('/:token', async (c) => {
-    const target = await state.webhookTargets.get(c.req.param('token'));
-    if (!target) throw new AppError('not_found', 'no published workflow at this webhook URL');
+    let target: WebhookTarget | undefined;
+    try {
+      target = await state.webhookTargets.get(c.req.param('token'));
+      if (!target) throw new AppError('not_found', 'no published workflow at this webhook URL');
+      return await accept(c, target);
+    } catch (error) {
+      if (error instanceof AppError) captureRejection(deps, error, target, c.req.raw);
+      throw error;
+    }
+  });
+
+  async function accept(c: Context<AppEnv>, target: WebhookTarget) {
     const declared = Number(c.req.header('content-length') ?? 0);
     if (declared > deps.webhookMaxBytes) throw tooLarge(deps.webhookMaxBytes);
     const trigger = triggerNode(await state.intake.definition(target));
@@ -65,9 +76,49 @@ export function webhookRoutes(deps: HttpDeps, state: AppState) {
       ...(idempotencyKey ? { idempotencyKey } : {}),
     });
     return c.json({ run_id: runId, ...(created ? {} : { replayed: true }) }, 202);
-  });
+  }
 
   return app;
+}
+
+/** The error type of each refusal of a delivery; other codes are not the sender's doing. */
+const REJECTIONS: Partial<Record<ErrorCode, string>> = {
+  not_found: 'workflow_not_found',
+  payload_too_large: 'payload_too_large',
+  invalid_json: 'payload_invalid',
+  bad_request: 'payload_invalid',
+  signature_missing: 'signature_missing',
+  signature_malformed: 'signature_malformed',
+  signature_invalid: 'signature_invalid',
+  signature_expired: 'signature_expired',
+};
+
+/**
+ * Records a refused delivery. An unknown URL belongs to no project; the URL itself is never
+ * recorded, since its path is the webhook's secret token.
+ */
+function captureRejection(
+  deps: HttpDeps,
+  error: AppError,
+  target: WebhookTarget | undefined,
+  request: Request,
+): void {
+  const errorType = REJECTIONS[error.code];
+  if (!errorType) return;
+  deps.errors.capture(error.message, {
+    source: 'webhook',
+    errorType,
+    projectId: target?.projectId ?? null,
+    workflowId: target?.workflowId ?? null,
+    metadata: {
+      status: error.status,
+      code: error.code,
+      ...(target ? { workflow: target.slug, version: target.version } : {}),
+      content_type: request.headers.get('content-type'),
+      content_length: request.headers.get('content-length'),
+      user_agent: request.headers.get('user-agent'),
+    },
+  });
 }
 
 function exactly(name: string): RegExp {

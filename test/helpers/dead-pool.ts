@@ -1,6 +1,7 @@
 // The API in front of a database that does not answer, to see how it fails.
 import { createPool } from '../../src/db/client.ts';
 import { freePort } from '../../src/db/embedded.ts';
+import { ErrorCapture } from '../../src/engine/error-capture.ts';
 import { EventHub } from '../../src/engine/event-hub.ts';
 import { createListener } from '../../src/engine/listener.ts';
 import { LogHub } from '../../src/engine/log-hub.ts';
@@ -30,18 +31,21 @@ export async function openDeadPool(listenerUrl: string): Promise<DeadPool> {
     connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/none`,
   });
   return {
-    app: (deps = {}) =>
-      createApp({
+    app: (deps = {}) => {
+      const notifier = new Notifier(pool);
+      return createApp({
         pool,
         listener,
-        notifier: new Notifier(pool),
+        notifier,
         log: silentLog,
+        errors: new ErrorCapture({ pool, notifier, log: silentLog }),
         logHub: new LogHub({ pool, listener, log: silentLog, encode: encodeLogEvent }),
         eventHub: new EventHub({ pool, listener, log: silentLog }),
         publicUrl: 'http://127.0.0.1:1',
         webhookMaxBytes: 1024,
         ...deps,
-      }),
+      });
+    },
     async close() {
       await listener.close();
       await pool.end();

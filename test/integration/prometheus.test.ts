@@ -233,7 +233,11 @@ describe('run, step and queue metrics', () => {
 
   it('reads the same totals from the database in any process', async () => {
     // Another app's registry on the same database (another web process, or this one restarted).
-    const other = createPrometheusMetrics({ pool: mh.db.pool, logHub: mh.running.logHub! });
+    const other = createPrometheusMetrics({
+      pool: mh.db.pool,
+      logHub: mh.running.logHub!,
+      errors: mh.running.errors,
+    });
     const again = parseExposition(await other.render());
     const sorted = (f: Map<string, Family>, family: string) =>
       f
@@ -244,6 +248,7 @@ describe('run, step and queue metrics', () => {
       'meshhook_runs_total',
       'meshhook_run_duration_seconds',
       'meshhook_steps_total',
+      'meshhook_errors_total',
     ]) {
       expect(sorted(again, family)).toEqual(sorted(families, family));
     }

@@ -1,4 +1,4 @@
-import { retentionAt } from '../../core/metric-range.ts';
+import { retentionAt, type Retention } from '../../core/metric-range.ts';
 import type { Queryable } from '../client.ts';
 import { compactRunMetrics } from './run-metrics.ts';
 
@@ -13,6 +13,11 @@ export interface Swept {
   /** Daily run-log partitions created ahead and dropped past the retention. */
   logPartitionsCreated: number;
   logPartitionsDropped: number;
+  /** Daily error-event partitions created ahead and dropped past the retention. */
+  errorPartitionsCreated: number;
+  errorPartitionsDropped: number;
+  /** Minute and hour error counts past their retention. */
+  errorCountsDeleted: number;
   /** Run-metric rows folded from shards into one, and minute or hour rows past retention. */
   metricRowsFolded: number;
   metricRowsDeleted: number;
@@ -32,6 +37,7 @@ export async function sweepExpired(
   db: Queryable,
   options: {
     logRetentionDays: number;
+    errorRetentionDays?: number;
     metricsRetention?: { minuteDays: number; hourDays: number };
   },
 ): Promise<Swept | undefined> {
@@ -50,10 +56,15 @@ export async function sweepExpired(
     );
     const row = result.rows[0]!;
     const logs = await maintainLogPartitions(db, { retentionDays: options.logRetentionDays });
-    const metrics = await compactRunMetrics(
-      db,
-      retentionAt(Date.now(), options.metricsRetention ?? { minuteDays: 2, hourDays: 90 }),
+    const kept = retentionAt(
+      Date.now(),
+      options.metricsRetention ?? { minuteDays: 2, hourDays: 90 },
     );
+    const metrics = await compactRunMetrics(db, kept);
+    const errors = await maintainErrorEvents(db, {
+      retentionDays: options.errorRetentionDays ?? 30,
+      countsKept: kept,
+    });
     return {
       sessions: row.sessions,
       throttles: row.throttles,
@@ -62,6 +73,9 @@ export async function sweepExpired(
       logPartitionsDropped: logs.dropped,
       metricRowsFolded: metrics.folded,
       metricRowsDeleted: metrics.deleted,
+      errorPartitionsCreated: errors.created,
+      errorPartitionsDropped: errors.dropped,
+      errorCountsDeleted: errors.countsDeleted,
     };
   } finally {
     await db.query(`select pg_advisory_unlock($1)`, [HOUSEKEEPING_LOCK]);
@@ -84,4 +98,36 @@ export async function maintainLogPartitions(
     [options.today ?? null, LOG_PARTITIONS_AHEAD, options.retentionDays],
   );
   return rows[0]!;
+}
+
+/**
+ * Keeps error_events' daily partitions from yesterday to a week ahead, drops those wholly older
+ * than `retentionDays`, and deletes minute and hour error counts past the metric retention (day
+ * and all-time counts are kept for good, like the run metrics').
+ */
+export async function maintainErrorEvents(
+  db: Queryable,
+  options: { retentionDays: number; countsKept: Retention; today?: Date },
+): Promise<{ created: number; dropped: number; countsDeleted: number }> {
+  const { rows } = await db.query<{ created: number; dropped: number; counts_deleted: number }>(
+    `with today as (select (coalesce($1::timestamptz, now()) at time zone 'UTC')::date as d),
+          deleted as (
+            delete from error_counts
+            where (grain = 'minute' and bucket_start < $4::timestamptz)
+               or (grain = 'hour' and bucket_start < $5::timestamptz)
+            returning 1)
+     select meshhook.ensure_daily_partitions('error_events', d - 1, d + $2::int) as created,
+            meshhook.drop_daily_partitions('error_events', d - $3::int) as dropped,
+            (select count(*) from deleted)::int as counts_deleted
+     from today`,
+    [
+      options.today ?? null,
+      LOG_PARTITIONS_AHEAD,
+      options.retentionDays,
+      new Date(options.countsKept.minuteSince),
+      new Date(options.countsKept.hourSince),
+    ],
+  );
+  const row = rows[0]!;
+  return { created: row.created, dropped: row.dropped, countsDeleted: row.counts_deleted };
 }

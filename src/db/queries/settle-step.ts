@@ -1,4 +1,6 @@
+import type { CapturedError } from '../../core/error-events.ts';
 import type { Queryable } from '../client.ts';
+import { errorRecordsJson } from './error-events.ts';
 import type { NewRunLog } from './run-logs.ts';
 
 /** Notification channel announcing runs that reached a final status (payload: run ids). */
@@ -124,6 +126,8 @@ export interface StepSettlement {
   };
   events: NewRunEvent[];
   logs: NewRunLog[];
+  /** Error events to record with the step (a failed attempt, a failed run). */
+  errors?: CapturedError[];
   schedule: ScheduledStep[];
   skip: string[];
   /** Set when the run ends with this step. */
@@ -210,6 +214,8 @@ const WRITE_SETTLEMENTS = `
                 $32::text[], $33::jsonb[])
       as l(project_id, run_id, workflow_id, node_id, ts, level, message, fields)
     returning run_id, id
+  ), errors as (
+    select meshhook.record_errors($39::jsonb) as n
   )
   select 'job' as kind, run_id, node_id, id::text from jobs
   union all
@@ -218,7 +224,9 @@ const WRITE_SETTLEMENTS = `
   -- Referenced so that they run: a query in WITH runs only when it is read.
   select 'finished', id, null, null from finished
   union all
-  select 'counted', null, null, null from step_counts`;
+  select 'counted', null, null, null from step_counts
+  union all
+  select 'errors', null, null, null from errors`;
 
 /** Writes a batch of settlements (at most one per run) in one statement. */
 export async function writeSettlements(
@@ -304,7 +312,7 @@ export async function writeSettlements(
   );
 
   const { rows } = await db.query<{
-    kind: 'job' | 'log' | 'finished' | 'counted';
+    kind: 'job' | 'log' | 'finished' | 'counted' | 'errors';
     run_id: string;
     node_id: string | null;
     id: string;
@@ -316,10 +324,12 @@ export async function writeSettlements(
     ...padded(events, 5),
     ...padded(logs, 8),
     // Columns that came later than the others, hence their places at the end: the step's
-    // input ($34), the step outcomes ($35–$37) and the finished runs' workflows ($38).
+    // input ($34), the step outcomes ($35–$37), the finished runs' workflows ($38) and the
+    // error events ($39).
     stepColumns[6]!,
     ...padded(outcomes, 3),
     finishedColumns[3]!,
+    errorRecordsJson(batch.flatMap((s) => s.errors ?? [])),
   ]);
   const written: SettlementsWritten = { jobIds: new Map(), lastLogIds: new Map() };
   for (const row of rows) {

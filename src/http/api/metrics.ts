@@ -263,8 +263,7 @@ export function metricRoutes(deps: HttpDeps) {
       open: (sse) =>
         deps.eventHub.open(access, {
           room: sse.room,
-          send: (event) =>
-            sse.write(sseEvent(event.type, { at: event.at, finished: event.finished })),
+          send: ({ type, ...data }) => sse.write(sseEvent(type, data)),
           heartbeat: sse.heartbeat,
           end: (reason) => sse.end(reason.kind === 'revoked' ? ACCESS_REVOKED_EVENT : ''),
         }),
