@@ -2,6 +2,9 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { isMigrated } from '../db/migrate.ts';
 import { errorStreamRoutes } from './api/error-stream.ts';
+import { errorEventRoutes } from './api/error-events.ts';
+import { errorMetricRoutes } from './api/error-metrics.ts';
+import { errorRoutes } from './api/errors.ts';
 import { metricRoutes } from './api/metrics.ts';
 import { projectLogRoutes, runLogRoutes } from './api/logs.ts';
 import { runRoutes } from './api/runs.ts';
@@ -118,8 +121,15 @@ export function createApp(deps: HttpDeps): Hono<AppEnv> {
   api.route('/runs', runLogRoutes(deps));
   api.route('/logs', projectLogRoutes(deps));
   api.route('/metrics', metricRoutes(deps));
+  // Before the issue routes, whose /errors/:id would take "stream" for an id.
   api.use('/errors/*', requireProject);
   api.route('/errors', errorStreamRoutes(deps));
+  api.use('/errors', requireProject);
+  api.use('/error-metrics', requireProject);
+  api.use('/error-events', requireProject);
+  api.route('/errors', errorRoutes(deps));
+  api.route('/error-metrics', errorMetricRoutes(deps));
+  api.route('/error-events', errorEventRoutes(deps));
   app.route('/api', api);
   return app;
 }

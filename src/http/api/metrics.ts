@@ -1,49 +1,29 @@
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
-import {
-  bucketStarts,
-  checkGrain,
-  chooseGrain,
-  ceilTo,
-  GRAIN_MS,
-  GRAINS,
-  parseDuration,
-  retentionAt,
-  type Grain,
-  type Retention,
-} from '../../core/metric-range.ts';
+import { bucketStarts, GRAINS, type Grain } from '../../core/metric-range.ts';
 import { RunStats, statsBy } from '../../core/run-stats.ts';
 import { withTenant } from '../../db/client.ts';
 import { readAllTime, readMetrics, type MetricRow } from '../../db/queries/run-metrics.ts';
 import { findWorkflow, listWorkflowNames } from '../../db/queries/workflows.ts';
-import { AppError, notFound } from '../app-error.ts';
+import { notFound } from '../app-error.ts';
 import { nodeResponseOf, projectOf, streamAccessOf } from '../auth.ts';
 import type { AppEnv, HttpDeps } from '../context.ts';
+import {
+  askedRange,
+  bucketGrain,
+  countedRange,
+  iso,
+  nowOf,
+  rangeQuery,
+  retentionOf,
+  type AskedRange,
+} from '../range.ts';
 import { ACCESS_REVOKED_EVENT, serveSse, sseEvent } from '../sse.ts';
 import { readQuery } from '../validate.ts';
 
-const DAY_MS = GRAIN_MS.day;
-/** The longest range one request may ask about. */
-const MAX_RANGE_MS = 3_660 * DAY_MS;
-/** Ranges end at most this far ahead of now (clocks differ a little). */
-const FUTURE_SLACK_MS = DAY_MS;
-const EARLIEST = Date.UTC(2000, 0, 1);
 /** Points in a summary item's sparkline, at most. */
 const SERIES_TARGET = 100;
-
-const instant = z.iso
-  .datetime({ offset: true, message: 'an ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z' })
-  .transform((s) => Date.parse(s));
-
-const rangeQuery = {
-  from: instant.optional(),
-  to: instant.optional(),
-  range: z
-    .string()
-    .refine((s) => parseDuration(s) !== undefined, 'a duration such as 1h, 24h, 7d or 90d')
-    .optional(),
-};
 
 const SORT_KEYS = [
   'slug',
@@ -80,75 +60,6 @@ const bucketsSchema = z.object({
   workflow: z.string().min(1).max(100).optional(),
 });
 
-/** A range as asked: [from, to) in epoch ms. */
-interface AskedRange {
-  from: number;
-  to: number;
-}
-
-/** The asked range: `from`/`to`, or `range` back from `to` (or now); the last 24 h by default. */
-function askedRange(
-  query: { from?: number; to?: number; range?: string },
-  now: number,
-): AskedRange {
-  if (query.range !== undefined && query.from !== undefined) {
-    throw new AppError('invalid_range', 'give either range or from, not both', {
-      range: query.range,
-    });
-  }
-  const to = query.to ?? now;
-  const length = query.range !== undefined ? parseDuration(query.range)! : DAY_MS;
-  const from = query.from ?? to - length;
-  const details = { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
-  if (from >= to) throw new AppError('invalid_range', 'from must be before to', details);
-  if (to - from > MAX_RANGE_MS) {
-    throw new AppError('invalid_range', 'a range spans at most 3660 days', details);
-  }
-  if (from < EARLIEST)
-    throw new AppError('invalid_range', 'ranges start in 2000 or later', details);
-  if (to > now + FUTURE_SLACK_MS) {
-    throw new AppError('invalid_range', 'a range ends at most a day from now', details);
-  }
-  return { from, to };
-}
-
-/** The grain a bucket read uses: the one asked for, if it can answer, else the chosen one. */
-function bucketGrain(
-  asked: Grain | undefined,
-  range: AskedRange,
-  retention: Retention,
-  target?: number,
-): Grain {
-  if (asked) {
-    const problem = checkGrain(asked, range.from, range.to, retention);
-    if (problem?.kind === 'unavailable') {
-      throw new AppError(
-        'invalid_range',
-        `${asked} buckets are kept from ${new Date(problem.since).toISOString()} on`,
-        { bucket: asked, kept_since: new Date(problem.since).toISOString() },
-      );
-    }
-    if (problem?.kind === 'too_many') {
-      throw new AppError(
-        'invalid_range',
-        `the range holds ${problem.buckets} ${asked} buckets; choose a coarser bucket or a shorter range`,
-        { bucket: asked, buckets: problem.buckets },
-      );
-    }
-    return asked;
-  }
-  const grain = chooseGrain(range.from, range.to, retention, target);
-  if (!grain) throw new AppError('invalid_range', 'the range holds too many buckets');
-  return grain;
-}
-
-const iso = (t: number | Date | null) => (t === null ? null : new Date(t).toISOString());
-
-/** What a read of `grain` buckets counts: the buckets starting in the range, end to end. */
-function countedRange(grain: Grain, range: AskedRange) {
-  return { from: iso(ceilTo(grain, range.from)), to: iso(ceilTo(grain, range.to)) };
-}
-
 /** Buckets of one grain, every one present (empty ones with zero runs and null rates). */
 function bucketsJson(grain: Grain, range: AskedRange, rows: MetricRow[]) {
   const byStart = statsBy(rows, (r) => String(r.bucketStart));
@@ -161,12 +72,8 @@ function bucketsJson(grain: Grain, range: AskedRange, rows: MetricRow[]) {
 /** /api/metrics: run success and failure, from the rollups only. */
 export function metricRoutes(deps: HttpDeps) {
   const app = new Hono<AppEnv>();
-  const now = () => (deps.now ? deps.now().getTime() : Date.now());
-  const retention = () =>
-    retentionAt(now(), {
-      minuteDays: deps.metricsRetention?.minuteDays ?? 2,
-      hourDays: deps.metricsRetention?.hourDays ?? 90,
-    });
+  const now = () => nowOf(deps);
+  const retention = () => retentionOf(deps, now());
 
   app.get('/workflows/summary', async (c) => {
     const query = readQuery(c, summarySchema);
