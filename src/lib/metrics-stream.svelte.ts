@@ -1,5 +1,6 @@
 // The live feed of the metrics pages: the browser's EventSource on /api/metrics/stream, which
-// says when runs finish so a page can refetch the figures it shows.
+// says when runs finish so a page can refetch the figures it shows (and, with another event,
+// on /api/errors/stream, which says when errors were captured).
 import { Backoff, diagnoseRefusal } from './event-source.ts';
 import type { FinishedRuns } from './types.ts';
 
@@ -10,14 +11,27 @@ import type { FinishedRuns } from './types.ts';
  */
 export type MetricsStreamStatus = 'connecting' | 'live' | 'reconnecting' | 'error';
 
-/** A live feed of finished runs; `close()` it when done. */
-export class MetricsStream {
+/** What a feed listens for: its event's name, and what following it means, in words. */
+export interface FeedEvent {
+  name: string;
+  action: string;
+}
+
+/** The finished runs of /api/metrics/stream. */
+const RUNS: FeedEvent = { name: 'runs', action: 'follow finished runs live' };
+
+/** The captured errors of /api/errors/stream. */
+export const ERRORS_FEED: FeedEvent = { name: 'errors', action: 'follow errors live' };
+
+/** A live feed of finished runs (or of another event); `close()` it when done. */
+export class MetricsStream<T = FinishedRuns> {
   status = $state<MetricsStreamStatus>('connecting');
   /** Why the feed stopped, in words (status `error`). */
   problem = $state<string | undefined>();
   readonly #url: string;
-  readonly #onRuns: (runs: FinishedRuns) => void;
+  readonly #onRuns: (runs: T) => void;
   readonly #onOpen: () => void;
+  readonly #event: FeedEvent;
   #source: EventSource | undefined;
   #retry: ReturnType<typeof setTimeout> | undefined;
   readonly #backoff = new Backoff();
@@ -26,13 +40,16 @@ export class MetricsStream {
   /**
    * Opens the feed at `url` (with `?project=`: EventSource sends no headers). `onRuns` gets
    * each `runs` event; `onOpen` runs whenever the feed (re)opens, since runs that finished
-   * while it was closed sent no event.
+   * while it was closed sent no event. `event` names another event to follow than `runs`
+   * (ERRORS_FEED), whose data `onRuns` then gets.
    */
   constructor(
     url: string,
-    handlers: { onRuns: (runs: FinishedRuns) => void; onOpen?: () => void },
+    handlers: { onRuns: (runs: T) => void; onOpen?: () => void },
+    event: FeedEvent = RUNS,
   ) {
     this.#url = url;
+    this.#event = event;
     this.#onRuns = handlers.onRuns;
     this.#onOpen = handlers.onOpen ?? (() => {});
     this.#open();
@@ -46,8 +63,8 @@ export class MetricsStream {
       this.#backoff.reset();
       this.#onOpen();
     });
-    source.addEventListener('runs', (event) => {
-      const data = JSON.parse((event as MessageEvent<string>).data) as FinishedRuns;
+    source.addEventListener(this.#event.name, (event) => {
+      const data = JSON.parse((event as MessageEvent<string>).data) as T;
       this.#onRuns(data);
     });
     // The server's `event: error` and EventSource's own failures share the name: only the
@@ -85,7 +102,7 @@ export class MetricsStream {
    * retried with backoff; anything else stops the feed with the reason in words.
    */
   async #diagnose(): Promise<void> {
-    const problem = await diagnoseRefusal(this.#url, 'follow finished runs live');
+    const problem = await diagnoseRefusal(this.#url, this.#event.action);
     if (this.#closed) return;
     if (problem) this.#fail(problem);
     else this.#reopenLater();

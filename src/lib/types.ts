@@ -212,3 +212,90 @@ export interface FinishedRuns {
   at: string;
   finished: Array<{ workflow_id: string; succeeded: number; failed: number; canceled: number }>;
 }
+
+/** Where an error was captured. */
+export type ErrorSource = 'worker' | 'webhook' | 'api' | 'web' | 'system';
+
+/** How bad an error is. */
+export type ErrorSeverity = 'low' | 'medium' | 'high';
+
+/** Where an issue stands: `regressed` is a resolved issue that came back. */
+export type IssueStatus = 'unresolved' | 'resolved' | 'ignored' | 'regressed';
+
+/** The keys `/api/errors` sorts by. */
+export type IssueSortKey = 'last_seen' | 'first_seen' | 'count' | 'severity';
+
+/** One issue of `/api/errors`: the errors of one fingerprint, grouped. */
+export interface ErrorIssue {
+  id: string;
+  fingerprint: string;
+  title: string;
+  source: ErrorSource;
+  error_type: string;
+  severity: ErrorSeverity;
+  status: IssueStatus;
+  count: number;
+  first_seen: string;
+  last_seen: string;
+  workflow_id: string | null;
+  node_id: string | null;
+  regressed_at: string | null;
+  status_changed_at: string | null;
+}
+
+/** One captured error of an issue. */
+export interface ErrorEvent {
+  id: string;
+  ts: string;
+  source: ErrorSource;
+  error_type: string;
+  severity: ErrorSeverity;
+  message: string;
+  stack: string | null;
+  workflow_id: string | null;
+  run_id: string | null;
+  node_id: string | null;
+  user_id: string | null;
+  metadata: unknown;
+}
+
+/** The answer of `/api/errors/:id`: the issue, its recent events and the runs it hit. */
+export interface ErrorIssueDetail extends ErrorIssue {
+  events: ErrorEvent[];
+  runs: Array<{ run_id: string; count: number; last_seen: string }>;
+}
+
+/** Errors counted by severity, source or type. */
+export type ErrorBreakdown = Record<string, number>;
+
+/** One bucket of `/api/error-metrics`, from `start` on. */
+export interface ErrorBucket {
+  start: string;
+  count: number;
+  by_severity: ErrorBreakdown;
+  by_source: ErrorBreakdown;
+  by_type: ErrorBreakdown;
+}
+
+/** The answer of `/api/error-metrics`: every bucket of the range, and its totals. */
+export interface ErrorMetrics {
+  range: { from: string; to: string };
+  bucket: MetricGrain;
+  buckets: ErrorBucket[];
+  totals: {
+    total: number;
+    by_source: ErrorBreakdown;
+    by_type: ErrorBreakdown;
+    by_severity: ErrorBreakdown;
+    /** Runs that finished in the range, and errors per run (null without runs). */
+    runs: number;
+    per_run: number | null;
+    per_minute: number | null;
+  };
+}
+
+/** Data of `event: errors` on `/api/errors/stream`: errors of the project were captured. */
+export interface CapturedErrors {
+  at: string;
+  project_id: string;
+}

@@ -280,17 +280,23 @@ describe('capturing errors', () => {
         'a promise nobody awaited',
         'crash in a timer',
       ]);
-      expect(found.map((e) => [e.error_type, e.severity, e.project_id])).toEqual([
-        ['unhandled_rejection', 'high', null],
+      // Both may land in one millisecond: compare them in a fixed order.
+      const seen = found.map((e) => [e.error_type, e.severity, e.project_id]).sort();
+      expect(seen).toEqual([
         ['uncaught_exception', 'high', null],
+        ['unhandled_rejection', 'high', null],
       ]);
     } finally {
       remove();
     }
   });
 
-  it('announces captured errors on the project stream', async () => {
-    const { key } = await mh.project('live');
+  it("announces captured errors on the project's stream, and only there", async () => {
+    const { key, id: projectId } = await mh.project('live');
+    const other = await mh.project('elsewhere');
+    const elsewhere = await openSse(`${mh.url}/api/errors/stream`, {
+      authorization: `Bearer ${other.key}`,
+    });
     const { hook } = await mh.publish(
       key,
       'live',
@@ -303,9 +309,13 @@ describe('capturing errors', () => {
       expect(stream.status).toBe(200);
       await mh.trigger(hook, {});
       const [event] = await stream.waitFor(1, 'errors');
-      expect(JSON.parse(event!.data)).toMatchObject({ project_id: expect.any(String) });
+      expect(JSON.parse(event!.data)).toEqual({ at: expect.any(String), project_id: projectId });
+      // The other project's stream heard nothing (its own errors would arrive within 250 ms).
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(elsewhere.events.filter((e) => e.event === 'errors')).toEqual([]);
     } finally {
       stream.close();
+      elsewhere.close();
     }
   });
 });
