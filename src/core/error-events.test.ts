@@ -2,20 +2,15 @@ import { describe, it, expect } from 'vitest';
 import {
   ERROR_TYPE_PATTERN,
   KNOWN_ERROR_TYPES,
-  MAX_MESSAGE_LENGTH,
-  MAX_METADATA_LENGTH,
-  MAX_STACK_LENGTH,
   MAX_TITLE_LENGTH,
   classifyError,
   describeError,
-  fingerprintOf,
-  inAppFrames,
-  normaliseMessage,
   severityOf,
   type ErrorContext,
   type ErrorSource,
   type Severity,
 } from './error-events.ts';
+import { fingerprintOf } from './error-fingerprint.ts';
 import { REDACTED, createRedactor } from './redact.ts';
 
 const RUN_A = '3fa85f64-5717-4562-b3fc-2c963f66afa6';
@@ -172,154 +167,6 @@ describe('severityOf', () => {
   });
 });
 
-describe('normaliseMessage', () => {
-  it('makes repeats that differ in run id, number and timestamp equal', () => {
-    const a = normaliseMessage(`run ${RUN_A} failed at 2025-03-01T12:00:00.123Z after 3 attempts`);
-    const b = normaliseMessage(`run ${RUN_B} failed at 2025-03-02T08:15:09Z after 5 attempts`);
-    expect(a).toBe('run <uuid> failed at <time> after <n> attempts');
-    expect(b).toBe(a);
-  });
-
-  it('keeps what tells failures apart', () => {
-    expect(normaliseMessage('GET https://api.example.com/orders answered 503')).not.toBe(
-      normaliseMessage('GET https://api.example.com/orders answered 404'),
-    );
-    expect(normaliseMessage('relation "runs" does not exist')).not.toBe(
-      normaliseMessage('relation "users" does not exist'),
-    );
-    expect(normaliseMessage('step exceeded its timeout')).not.toBe(
-      normaliseMessage('step exceeded its budget'),
-    );
-  });
-
-  it.each([
-    [
-      'GET https://api.example.com/orders/8812?page=2&sort=asc answered 503',
-      'GET https://api.example.com/orders/<n>?<query> answered 503',
-    ],
-    ['no reply from ops@example.com', 'no reply from <email>'],
-    ['job 0a1b2c3d4e5f failed, tx 0xDEADBEEF01', 'job <hex> failed, tx <hex>'],
-    ['connect ECONNREFUSED 10.0.0.3:5432', 'connect ECONNREFUSED <ip>:<n>'],
-    [
-      'took 250 ms, then 120ms, then 1.5 s; 99% done',
-      'took <n> ms, then <n>ms, then <n> s; <n>% done',
-    ],
-    ['exceeded its 30000 ms timeout on 2025-03-01', 'exceeded its <n> ms timeout on <time>'],
-    ['status 500 after 600 tries', 'status 500 after <n> tries'],
-    [
-      'duplicate key value violates unique constraint "workflow_versions_workflow_id_key"',
-      'duplicate key value violates unique constraint "workflow_versions_workflow_id_key"',
-    ],
-    [
-      'Unexpected token "this body is not json, order 1234" in payload',
-      'Unexpected token "<str>" in payload',
-    ],
-    [
-      'http_5xx with sha256 over utf-8 from v1.2.3 at step_2',
-      'http_5xx with sha256 over utf-8 from v1.2.3 at step_2',
-    ],
-    ['  two\n\tlines   here ', 'two lines here'],
-    ['the word deadbeefcafe and decade stay', 'the word deadbeefcafe and decade stay'],
-  ])('normalises %j', (input, expected) => {
-    expect(normaliseMessage(input)).toBe(expected);
-  });
-
-  it('is stable when applied twice', () => {
-    const once = normaliseMessage(
-      `run ${RUN_A} at 2025-03-01T12:00:00Z: "a long quoted value with spaces" 42 0xabc12345`,
-    );
-    expect(normaliseMessage(once)).toBe(once);
-  });
-});
-
-const STACK = [
-  'Error: claim failed',
-  '    at claimStepJobs (file:///srv/meshhook/src/engine/claim.ts:41:11)',
-  '    at process.processTicksAndRejections (node:internal/process/task_queues:105:5)',
-  '    at async BoundPool.query (/srv/meshhook/node_modules/pg-pool/index.js:45:11)',
-  '    at async Worker.#tick (file:///srv/meshhook/src/engine/worker.ts:120:7)',
-  '    at async Promise.all (index 0)',
-  '    at eval (eval at <anonymous> (file:///srv/meshhook/src/core/expression.ts:5:1), <anonymous>:1:1)',
-  '    at file:///srv/meshhook/src/cli.ts:88:3',
-  '    at new Settler (file:///srv/meshhook/src/engine/settler.ts:20:5)',
-  '    at Object.run (/home/me/src/meshhook/src/engine/run.ts:7:1)',
-].join('\n');
-
-describe('inAppFrames', () => {
-  it('keeps the frames of src/, top first, without line numbers', () => {
-    expect(inAppFrames(STACK)).toEqual([
-      'claimStepJobs (src/engine/claim.ts)',
-      'Worker.#tick (src/engine/worker.ts)',
-      '<anonymous> (src/cli.ts)',
-      'new Settler (src/engine/settler.ts)',
-      'Object.run (src/engine/run.ts)',
-    ]);
-  });
-
-  it('stops at max', () => {
-    expect(inAppFrames(STACK, 2)).toEqual([
-      'claimStepJobs (src/engine/claim.ts)',
-      'Worker.#tick (src/engine/worker.ts)',
-    ]);
-  });
-
-  it('reads Windows paths and dev-server URLs, and skips bundles outside src/', () => {
-    const stack = [
-      'TypeError: x is undefined',
-      '    at render (http://localhost:5173/src/lib/chart.ts?t=1718000000000:12:9)',
-      '    at C:\\meshhook\\src\\http\\api.ts:3:4',
-      '    at h (https://meshhook.example.com/_app/immutable/chunks/Bx7a9.js:1:2044)',
-    ].join('\n');
-    expect(inAppFrames(stack)).toEqual([
-      'render (src/lib/chart.ts)',
-      '<anonymous> (src/http/api.ts)',
-    ]);
-  });
-
-  it('gives nothing for a missing stack or one without frames', () => {
-    expect(inAppFrames(undefined)).toEqual([]);
-    expect(inAppFrames('Error: boom')).toEqual([]);
-  });
-});
-
-describe('fingerprintOf', () => {
-  const base = {
-    source: 'worker' as const,
-    errorType: 'http_5xx',
-    workflowId: 'wf-1',
-    nodeId: 'charge',
-    message: 'POST https://pay.example.com/charge answered 503',
-    frames: [] as string[],
-  };
-
-  it('is 32 hex characters and the same for the same parts', () => {
-    expect(fingerprintOf(base)).toMatch(/^[0-9a-f]{32}$/);
-    expect(fingerprintOf({ ...base })).toBe(fingerprintOf(base));
-  });
-
-  it('ignores what normalisation removes and keeps every other part', () => {
-    const fp = fingerprintOf({ ...base, message: `run ${RUN_A}: attempt 3 failed` });
-    expect(fingerprintOf({ ...base, message: `run ${RUN_B}: attempt 4 failed` })).toBe(fp);
-    const others = [
-      fingerprintOf(base),
-      fingerprintOf({ ...base, source: 'system' }),
-      fingerprintOf({ ...base, errorType: 'http_4xx' }),
-      fingerprintOf({ ...base, workflowId: 'wf-2' }),
-      fingerprintOf({ ...base, nodeId: 'refund' }),
-      fingerprintOf({ ...base, nodeId: null }),
-      fingerprintOf({ ...base, message: 'POST https://pay.example.com/charge answered 502' }),
-      fingerprintOf({ ...base, frames: ['charge (src/engine/nodes/http-call.ts)'] }),
-    ];
-    expect(new Set([fp, ...others]).size).toBe(others.length + 1);
-  });
-
-  it('keeps parts apart, so moving text between them changes the fingerprint', () => {
-    expect(fingerprintOf({ ...base, workflowId: 'a', nodeId: 'bc' })).not.toBe(
-      fingerprintOf({ ...base, workflowId: 'ab', nodeId: 'c' }),
-    );
-  });
-});
-
 describe('describeError', () => {
   it('turns a step failure into a full record', () => {
     const stepError = {
@@ -440,39 +287,6 @@ describe('describeError', () => {
     );
   });
 
-  it('joins the messages inside an AggregateError', () => {
-    const error = new AggregateError(
-      [
-        new Error('connect ECONNREFUSED ::1:5432'),
-        new Error('connect ECONNREFUSED 127.0.0.1:5432'),
-      ],
-      '',
-    );
-    expect(describeError(error, { source: 'system' }, fixed).message).toBe(
-      'connect ECONNREFUSED ::1:5432; connect ECONNREFUSED 127.0.0.1:5432',
-    );
-    expect(
-      describeError(new AggregateError(['a', 'b'], 'all failed'), { source: 'system' }, fixed)
-        .message,
-    ).toBe('all failed: a; b');
-  });
-
-  it('stringifies values that are not errors', () => {
-    const message = (value: unknown) => describeError(value, { source: 'web' }, fixed).message;
-    expect(message('plain text')).toBe('plain text');
-    expect(message({ reason: 'nope', code: 7 })).toBe('{"reason":"nope","code":7}');
-    expect(message([1, 'two'])).toBe('[1,"two"]');
-    expect(message(42)).toBe('42');
-    expect(message(10n)).toBe('10');
-    expect(message(false)).toBe('false');
-    expect(message(null)).toBe('null');
-    expect(message(undefined)).toBe('undefined');
-    expect(message(Symbol('odd'))).toBe('Symbol(odd)');
-    expect(message(function handler() {})).toBe('[Function: handler]');
-    expect(message(new Date('2025-03-01T00:00:00Z'))).toBe('2025-03-01T00:00:00.000Z');
-    expect(message(Object.create(null))).toBe('{}');
-  });
-
   it('titles with the first non-empty line, cut to 200 characters', () => {
     const event = describeError(
       new Error('\n  first line  \nsecond line'),
@@ -576,134 +390,6 @@ describe('describeError', () => {
     );
     expect(event.message).toBe(`GET https://user:${REDACTED}@db.example.com failed`);
     expect(event.metadata).toEqual({ apiKey: REDACTED });
-  });
-
-  it('cuts message, stack and metadata to their limits', () => {
-    const error = new Error('m'.repeat(10_000));
-    error.stack = `Error: x\n${'    at f (file:///srv/meshhook/src/a.ts:1:1)\n'.repeat(1_000)}`;
-    const metadata: Record<string, unknown> = { long: 'l'.repeat(5_000) };
-    for (let i = 0; i < 40; i++) metadata[`key${i}`] = 'v'.repeat(500);
-    const event = describeError(error, { source: 'system', attempt: 3, metadata }, fixed);
-    expect(event.message).toBe(`${'m'.repeat(MAX_MESSAGE_LENGTH - 1)}…`);
-    expect(event.title).toBe(`${'m'.repeat(MAX_TITLE_LENGTH - 1)}…`);
-    expect(event.stack).toHaveLength(MAX_STACK_LENGTH);
-    expect(event.stack!.endsWith('…')).toBe(true);
-    const size = JSON.stringify(event.metadata).length;
-    expect(size).toBeLessThanOrEqual(MAX_METADATA_LENGTH);
-    expect(event.metadata.attempt).toBe(3);
-    expect(event.metadata.long).toBe(`${'l'.repeat(999)}…`);
-    // 2 + attempt (11) + long (1,010) + 12 keys of 511 or 512 characters fit under 8,192 - 1,024.
-    expect(Object.keys(event.metadata)).toEqual([
-      'attempt',
-      'long',
-      ...Array.from({ length: 12 }, (_, i) => `key${i}`),
-      'truncated',
-      'droppedKeys',
-    ]);
-    expect(event.metadata.truncated).toBe(true);
-    expect(event.metadata.droppedKeys).toEqual(
-      Array.from({ length: 10 }, (_, i) => `key${i + 12}`),
-    );
-  });
-
-  it('does not cut a secret in two when a huge message is mostly secrets', () => {
-    const secret = `S3CRET-${'z'.repeat(993)}`;
-    const error = new Error(`${secret} `.repeat(300));
-    const event = describeError(
-      error,
-      { source: 'system' },
-      {
-        ...fixed,
-        redactor: createRedactor({ secrets: [secret] }),
-      },
-    );
-    expect(event.message).toBe(`${REDACTED} `.repeat(300));
-    expect(JSON.stringify(event)).not.toContain('zzzz');
-  });
-
-  it('describes a 5 MB message without a problem', () => {
-    const event = describeError('q'.repeat(5_000_000), { source: 'web' }, fixed);
-    expect(event.message).toBe(`${'q'.repeat(MAX_MESSAGE_LENGTH - 1)}…`);
-  });
-
-  it('copies awkward metadata into plain JSON', () => {
-    const circular: Record<string, unknown> = { a: 1 };
-    circular.self = circular;
-    const deep: Record<string, unknown> = {};
-    let cursor = deep;
-    for (let i = 0; i < 12; i++) cursor = (cursor.next = {}) as Record<string, unknown>;
-    const revocable = Proxy.revocable({}, {});
-    revocable.revoke();
-    const metadata = {
-      circular,
-      get broken(): never {
-        throw new Error('getter failed');
-      },
-      big: 12n,
-      sym: Symbol('s'),
-      fn: () => 1,
-      nan: Number.NaN,
-      missing: undefined,
-      when: new Date('2025-03-01T00:00:00Z'),
-      bytes: new Uint8Array(3),
-      map: new Map([['k', 'v']]),
-      set: new Set([1, 2]),
-      cause: Object.assign(new Error('inner'), { code: 'E1' }),
-      revoked: revocable.proxy,
-      deep,
-    };
-    const event = describeError(new Error('x'), { source: 'system', metadata }, fixed);
-    expect(event.metadata).toEqual({
-      circular: { a: 1, self: '[Circular]' },
-      broken: '[Unreadable]',
-      big: '12',
-      sym: 'Symbol(s)',
-      fn: '[Function: fn]',
-      nan: 'NaN',
-      when: '2025-03-01T00:00:00.000Z',
-      bytes: '[Binary: 3 bytes]',
-      map: { k: 'v' },
-      set: [1, 2],
-      cause: {
-        name: 'Error',
-        message: 'inner',
-        code: 'E1',
-        stack: expect.stringMatching(/^Error: inner\n/),
-      },
-      revoked: '[Unreadable]',
-      deep: { next: { next: { next: { next: { next: { next: { next: '[Truncated]' } } } } } } },
-    });
-    expect(JSON.parse(JSON.stringify(event.metadata))).toEqual(event.metadata);
-  });
-
-  it('always returns a record, whatever it is given', () => {
-    const circular: Record<string, unknown> = { a: 1 };
-    circular.self = circular;
-    const revocable = Proxy.revocable({}, {});
-    revocable.revoke();
-    const throwingMessage = {
-      get message(): string {
-        throw new Error('no');
-      },
-    };
-    const throwingError = new Error('hidden');
-    Object.defineProperty(throwingError, 'message', {
-      get() {
-        throw new Error('no');
-      },
-    });
-    const cases: Array<[unknown, string]> = [
-      [circular, '{"a":1,"self":"[Circular]"}'],
-      [revocable.proxy, '[Unreadable]'],
-      [throwingMessage, '{"message":"[Unreadable]"}'],
-      [throwingError, '{"name":"Error","message":"[Unreadable]"}'],
-    ];
-    for (const [value, message] of cases) {
-      const event = describeError(value, { source: 'system' }, fixed);
-      expect(event.message).toBe(message);
-      expect(event.errorType).toBe('internal');
-      expect(event.fingerprint).toMatch(/^[0-9a-f]{32}$/);
-    }
   });
 
   it('survives a broken context, clock, id source and redactor', () => {

@@ -1,12 +1,22 @@
 // Every component turns a failure into one stored error event here, so the rules that decide an
-// issue's type, severity and grouping live in one place. Two properties matter most. The record
-// is redacted before anything is derived from it: the fingerprint and the title come from the
-// redacted text, so a secret can neither leak through them nor split one issue into many. And
-// describeError never throws: it runs inside error handlers, where a second failure would lose
-// the first.
+// issue's type, severity and grouping (error-fingerprint.ts) apply in one place. Two properties
+// matter most. The record is redacted before anything is derived from it: the fingerprint and the
+// title come from the redacted text, so a secret can neither leak through them nor split one
+// issue into many. And describeError never throws: it runs inside error handlers, where a second
+// failure would lose the first; safe-value.ts reads and copies what it is given without throwing.
 
-import { createHash, randomUUID } from 'node:crypto';
-import { REDACTED, createRedactor } from './redact.ts';
+import { randomUUID } from 'node:crypto';
+import { fingerprintOf, inAppFrames, MAX_STACK_LENGTH } from './error-fingerprint.ts';
+import { createRedactor } from './redact.ts';
+import {
+  isObject,
+  MAX_METADATA_LENGTH,
+  metadataOf,
+  rawMessage,
+  read,
+  redactAndCut,
+  truncate,
+} from './safe-value.ts';
 
 /** Where an error was captured. */
 export const ERROR_SOURCES = ['worker', 'webhook', 'api', 'web', 'system'] as const;
@@ -47,13 +57,11 @@ export const KNOWN_ERROR_TYPES = [
 export const ERROR_TYPE_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
 
 /** Longest title, in characters. */
+/** The stack and metadata limits live with the code that applies them. */
+export { MAX_METADATA_LENGTH, MAX_STACK_LENGTH };
 export const MAX_TITLE_LENGTH = 200;
 /** Longest stored message, in characters. */
 export const MAX_MESSAGE_LENGTH = 4_000;
-/** Longest stored stack, in characters (16 KiB of ASCII). */
-export const MAX_STACK_LENGTH = 16_384;
-/** Longest metadata, in characters of its JSON serialisation. */
-export const MAX_METADATA_LENGTH = 8_192;
 
 /** What the capturing component knows about an error. */
 export interface ErrorContext {
@@ -113,27 +121,6 @@ export interface DescribeErrorOptions {
 }
 
 const CAUSE_LEVELS = 3;
-const MAX_INNER_ERRORS = 10;
-const MAX_FRAMES = 5;
-const UNREADABLE = '[Unreadable]';
-const CIRCULAR = '[Circular]';
-const TRUNCATED = '[Truncated]';
-
-// Text is redacted before it is cut to size: cutting first could split a secret and leave its
-// first part unmasked. Redacting megabytes is still cheap (~5 ms per MB), but a bound keeps a
-// pathological message from stalling an error handler; see redactAndCut.
-const SCAN_CHARS = 262_144;
-const SCAN_SLACK = 65_536;
-
-// Bounds on the metadata walk, so a huge or deeply nested context costs little before it is cut.
-const META_MAX_DEPTH = 8;
-const META_MAX_NODES = 2_000;
-const META_MAX_ITEMS = 100;
-const META_MAX_KEYS = 200;
-const META_MAX_STRING = 1_000;
-const META_MAX_CHARS = 1_048_576;
-const META_MARKER_RESERVE = 1_024;
-const META_MAX_DROPPED_NAMES = 10;
 
 const defaultRedactor = createRedactor();
 
@@ -367,124 +354,6 @@ export function severityOf(context: {
   }
 }
 
-// A quoted string that reads as data (it holds a space or punctuation) rather than a name:
-// identifiers such as constraint or table names stay, since they tell failures apart.
-const QUOTED_DATA = /"(?=[^"\n]*[^\w"\n.$-])[^"\n]{25,}"|`(?=[^`\n]*[^\w`\n.$-])[^`\n]{25,}`/g;
-const URL_QUERY = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s?#"'<>`]*)\?[^\s#"'<>`]*/gi;
-const EMAIL = /(?<![a-z0-9._%+-])[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+/gi;
-const UUID =
-  /(?<![0-9a-z])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-z])/gi;
-const TIMESTAMP =
-  /(?<![0-9])\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?(?![0-9])/gi;
-const IPV4 = /(?<![0-9.])\d{1,3}(?:\.\d{1,3}){3}(?![0-9]|\.\d)/g;
-const HEX_ID = /(?<![0-9a-z])(?:0x)?(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{8,}(?![0-9a-z])/gi;
-const NUMBER = /(?<![\w.-])\d+(?:\.\d+)?(ms|s|m|h|d|b|kb|kib|mb|mib|gb|gib)?(?!\w|\.\d)/gi;
-const UNIT_AFTER =
-  /^\s?(?:ms|s|secs?|seconds?|mins?|minutes?|h|hours?|b|bytes?|kb|kib|mb|mib|gb|gib|%)(?![a-z])/i;
-
-/**
- * Replaces the variable parts of a message so that repeats of one failure group into one issue.
- * In this order:
- * - a quoted string ("…" or `…`) of 25+ characters holding a space or punctuation → `"<str>"`
- *   (a data snippet; a quoted identifier such as a constraint name is kept);
- * - a URL's query string → `?<query>` (the scheme, host and path are kept);
- * - an e-mail address → `<email>`;
- * - a UUID → `<uuid>`;
- * - an ISO 8601 date or timestamp → `<time>`;
- * - an IPv4 address → `<ip>`;
- * - a hex id of 8+ characters with at least one digit and one letter a-f (0x prefix included)
- *   → `<hex>` (the letter keeps plain numbers for the next rule, the digit keeps words);
- * - any other standalone number → `<n>`, a unit glued to it kept (`30000ms` → `<n>ms`), except a three-digit number from 100 to 599 not
- *   followed by a unit (`ms`, `s`, `bytes`, `%`, …), which is kept as an HTTP status: "answered
- *   503" and "answered 404" are different failures. Digits inside a word or identifier
- *   (`http_5xx`, `sha256`, `utf-8`, `v1.2.3`) are kept.
- * Finally runs of whitespace become one space. The result is stable: normalising it again
- * changes nothing.
- */
-export function normaliseMessage(message: string): string {
-  return message
-    .replace(QUOTED_DATA, (match) => `${match[0]}<str>${match[0]}`)
-    .replace(URL_QUERY, '$1?<query>')
-    .replace(EMAIL, '<email>')
-    .replace(UUID, '<uuid>')
-    .replace(TIMESTAMP, '<time>')
-    .replace(IPV4, '<ip>')
-    .replace(HEX_ID, '<hex>')
-    .replace(NUMBER, (match: string, unit: string | undefined, offset: number, whole: string) =>
-      unit === undefined &&
-      /^[1-5]\d\d$/.test(match) &&
-      !UNIT_AFTER.test(whole.slice(offset + match.length))
-        ? match
-        : `<n>${unit ?? ''}`,
-    )
-    .replace(/\s+/g, ' ')
-    .trim();
-}
-
-const FRAME = /^\s*at (?:(.*?) \((.*)\)|(.*))$/;
-
-/**
- * The frames of MeshHook's own code in a V8 stack ("at fn (file:line:col)"), top first, at
- * most `max` (5), as "fn (path)" without line/column numbers, path relative from 'src/' on;
- * frames under node_modules or node: internals are excluded, and so are frames outside a src/
- * folder (eval code, built bundles with hashed names), whose paths would differ per build.
- * Line numbers are left out so that an unrelated edit above a function keeps its issues.
- */
-export function inAppFrames(stack: string | undefined, max: number = MAX_FRAMES): string[] {
-  if (typeof stack !== 'string') return [];
-  const frames: string[] = [];
-  for (const line of stack.slice(0, MAX_STACK_LENGTH).split('\n')) {
-    if (frames.length >= max) break;
-    const match = FRAME.exec(line);
-    if (!match) continue;
-    const location = (match[2] ?? match[3] ?? '').replace(/^async /, '');
-    const path = appPath(location);
-    if (path === undefined) continue;
-    const fn = (match[1] ?? '<anonymous>').replace(/^async /, '');
-    frames.push(`${fn} (${path})`);
-  }
-  return frames;
-}
-
-function appPath(location: string): string | undefined {
-  const path = location
-    .replace(/\\/g, '/')
-    .replace(/:\d+(?::\d+)?$/, '')
-    .replace(/[?#].*$/, '');
-  if (path.startsWith('node:') || path.startsWith('eval at ') || path.includes('/node_modules/')) {
-    return undefined;
-  }
-  if (path.startsWith('src/')) return path;
-  // The last src/ so that an install under a folder named src (/home/me/src/meshhook) is cut.
-  const at = path.lastIndexOf('/src/');
-  return at === -1 ? undefined : path.slice(at + 1);
-}
-
-/**
- * sha256 over source, errorType, workflowId, nodeId, the normalised message and the in-app
- * frames, truncated to 32 hex chars. `message` is the redacted message; it is normalised here.
- * The run id is left out on purpose: repeats of one failure across runs are one issue.
- */
-export function fingerprintOf(parts: {
-  source: ErrorSource;
-  errorType: string;
-  workflowId: string | null;
-  nodeId: string | null;
-  message: string;
-  frames: readonly string[];
-}): string {
-  // A JSON array keeps the parts apart: no separator inside a part can make two inputs collide.
-  const input = JSON.stringify([
-    parts.source,
-    parts.errorType,
-    parts.workflowId,
-    parts.nodeId,
-    normaliseMessage(parts.message),
-    parts.frames,
-  ]);
-  return createHash('sha256').update(input).digest('hex').slice(0, 32);
-}
-
 function sourceOf(context: unknown): ErrorSource {
   const source = isObject(context) ? read(context, 'source') : undefined;
   return (ERROR_SOURCES as readonly unknown[]).includes(source)
@@ -496,20 +365,6 @@ function idOf(value: unknown): string | null {
   return typeof value === 'string' ? value : null;
 }
 
-function isObject(value: unknown): value is object {
-  return typeof value === 'object' && value !== null;
-}
-
-// A property read that survives throwing getters and revoked proxies.
-function read(target: unknown, key: PropertyKey, fallback?: unknown): unknown {
-  if (!isObject(target)) return undefined;
-  try {
-    return (target as Record<PropertyKey, unknown>)[key];
-  } catch {
-    return fallback;
-  }
-}
-
 function safeCall<T>(fn: (() => T) | undefined, fallback: () => T): T {
   if (fn === undefined) return fallback();
   try {
@@ -517,81 +372,6 @@ function safeCall<T>(fn: (() => T) | undefined, fallback: () => T): T {
   } catch {
     return fallback();
   }
-}
-
-function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let end = max - 1;
-  // Not between the halves of a surrogate pair, which would leave invalid UTF-16 behind.
-  const last = text.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
-  return `${text.slice(0, end)}…`;
-}
-
-function maskText(text: string, redactor: ErrorRedactor): string {
-  try {
-    return redactor.text(text);
-  } catch {
-    // Text that could not be checked for secrets is not stored.
-    return REDACTED;
-  }
-}
-
-// Redacts, then cuts to max. A text beyond SCAN_CHARS is redacted on its first SCAN_CHARS only;
-// that cut may split a secret, leaving its start unmasked at the end of the head. That end lies
-// past max, and is cut away, unless masking shrank the head to within SCAN_SLACK of max (it held
-// hundreds of kilobytes of secrets); then the whole text is redacted instead.
-function redactAndCut(text: string, max: number, redactor: ErrorRedactor): string {
-  const cut = text.length > SCAN_CHARS;
-  let masked = maskText(cut ? text.slice(0, SCAN_CHARS) : text, redactor);
-  if (cut && masked.length < max + SCAN_SLACK) masked = maskText(text, redactor);
-  return truncate(masked, max);
-}
-
-function rawMessage(value: unknown, redactor: ErrorRedactor, depth: number): string {
-  try {
-    if (typeof value === 'string') return value;
-    if (typeof value === 'symbol') return value.toString();
-    if (typeof value === 'function') return functionLabel(value);
-    if (!isObject(value)) return String(value);
-    const message = read(value, 'message');
-    if (typeof message !== 'string') return stringify(value, redactor);
-    let text = message;
-    const errors = read(value, 'errors');
-    // AggregateError (Promise.any, or Node connecting to each address of a host) keeps its
-    // reasons in `errors`, often with an empty message of its own.
-    if (Array.isArray(errors) && errors.length > 0 && depth < 2) {
-      const inner = errors
-        .slice(0, MAX_INNER_ERRORS)
-        .map((item: unknown) => rawMessage(item, redactor, depth + 1));
-      if (errors.length > MAX_INNER_ERRORS) {
-        inner.push(`… ${errors.length - MAX_INNER_ERRORS} more`);
-      }
-      text = text === '' ? inner.join('; ') : `${text}: ${inner.join('; ')}`;
-    }
-    if (text === '') {
-      const name = read(value, 'name');
-      if (typeof name === 'string') return name;
-    }
-    return text;
-  } catch {
-    return UNREADABLE;
-  }
-}
-
-function stringify(value: object, redactor: ErrorRedactor): string {
-  const plain = redactValue(toPlain(value, newWalk(redactor), 0), redactor);
-  return typeof plain === 'string' ? plain : (JSON.stringify(plain) ?? UNREADABLE);
-}
-
-function functionLabel(fn: unknown): string {
-  let name: unknown;
-  try {
-    name = (fn as { name?: unknown }).name;
-  } catch {
-    name = undefined;
-  }
-  return typeof name === 'string' && name !== '' ? `[Function: ${name}]` : '[Function]';
 }
 
 function causesOf(error: unknown): unknown[] {
@@ -614,186 +394,4 @@ function titleOf(message: string, errorType: string): string {
     .map((part) => part.trim())
     .find((part) => part !== '');
   return truncate(line ?? errorType, MAX_TITLE_LENGTH);
-}
-
-function metadataOf(
-  error: unknown,
-  context: ErrorContext,
-  redactor: ErrorRedactor,
-): Record<string, unknown> {
-  const combined: Record<string, unknown> = {};
-  const attempt = read(context, 'attempt');
-  if (typeof attempt === 'number' && Number.isFinite(attempt)) combined.attempt = attempt;
-  const given = toPlain(read(context, 'metadata'), newWalk(redactor), 0);
-  const caller: Record<string, unknown> =
-    given === undefined || given === null ? {} : isPlainRecord(given) ? given : { value: given };
-  const details = errorDetails(error, redactor);
-  if (details !== undefined && !Object.hasOwn(caller, 'error')) combined.error = details;
-  for (const [key, value] of Object.entries(caller)) {
-    if (!Object.hasOwn(combined, key)) setKey(combined, key, value);
-  }
-  const redacted = redactValue(combined, redactor);
-  return fitMetadata(isPlainRecord(redacted) ? redacted : {});
-}
-
-// What an error carries beyond its message that helps a reader: its class (unless plain Error),
-// its code (a SQLSTATE, an errno) and a step error's details (an HTTP status).
-function errorDetails(error: unknown, redactor: ErrorRedactor): unknown {
-  if (!isObject(error)) return undefined;
-  const out: Record<string, unknown> = {};
-  const name = read(error, 'name');
-  if (typeof name === 'string' && name !== '' && name !== 'Error') out.name = name;
-  const code = read(error, 'code');
-  if (typeof code === 'string' || typeof code === 'number') out.code = code;
-  const details = read(error, 'details');
-  if (details !== undefined) out.details = toPlain(details, newWalk(redactor), 1);
-  return Object.keys(out).length > 0 ? out : undefined;
-}
-
-function redactValue(value: unknown, redactor: ErrorRedactor): unknown {
-  try {
-    return redactor.value(value);
-  } catch {
-    return REDACTED;
-  }
-}
-
-function isPlainRecord(value: unknown): value is Record<string, unknown> {
-  return isObject(value) && !Array.isArray(value);
-}
-
-function setKey(target: Record<string, unknown>, key: string, value: unknown): void {
-  // A plain assignment of `__proto__` would swap the prototype instead of adding a key.
-  Object.defineProperty(target, key, {
-    value,
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
-}
-
-interface Walk {
-  readonly redactor: ErrorRedactor;
-  readonly ancestors: object[];
-  nodes: number;
-  chars: number;
-}
-
-function newWalk(redactor: ErrorRedactor): Walk {
-  return { redactor, ancestors: [], nodes: 0, chars: 0 };
-}
-
-// A JSON-safe copy of any value, read defensively (getters that throw, revoked proxies, cycles,
-// bigints), bounded in nodes and characters, so that the redactor and JSON.stringify see only plain data. Keys are masked too:
-// the redactor masks values, and a map keyed by token would otherwise keep the token.
-function toPlain(value: unknown, walk: Walk, depth: number): unknown {
-  walk.nodes += 1;
-  if (walk.nodes > META_MAX_NODES) return TRUNCATED;
-  try {
-    switch (typeof value) {
-      case 'string': {
-        const plain =
-          value.length > SCAN_CHARS ? redactAndCut(value, META_MAX_STRING, walk.redactor) : value;
-        walk.chars += plain.length;
-        return walk.chars > META_MAX_CHARS ? TRUNCATED : plain;
-      }
-      case 'number':
-        return Number.isFinite(value) ? value : String(value);
-      case 'bigint':
-      case 'symbol':
-        return value.toString();
-      case 'function':
-        return functionLabel(value);
-      case 'boolean':
-      case 'undefined':
-        return value;
-    }
-    if (!isObject(value)) return null;
-    if (walk.ancestors.includes(value)) return CIRCULAR;
-    if (depth >= META_MAX_DEPTH) return TRUNCATED;
-    if (value instanceof Date) {
-      return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
-    }
-    if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
-      return `[Binary: ${value.byteLength} bytes]`;
-    }
-    walk.ancestors.push(value);
-    try {
-      return toPlainObject(value, walk, depth + 1);
-    } finally {
-      walk.ancestors.pop();
-    }
-  } catch {
-    return UNREADABLE;
-  }
-}
-
-function toPlainObject(value: object, walk: Walk, depth: number): unknown {
-  if (Array.isArray(value) || value instanceof Set) {
-    const items: unknown[] = Array.isArray(value) ? value : [...value];
-    const out = items.slice(0, META_MAX_ITEMS).map((item) => toPlain(item, walk, depth) ?? null);
-    if (items.length > META_MAX_ITEMS) out.push(`… ${items.length - META_MAX_ITEMS} more`);
-    return out;
-  }
-  let entries: Array<[string, unknown]>;
-  if (value instanceof Map) {
-    entries = [...value.entries()].map(([key, child]) => [String(key), child]);
-  } else if (value instanceof Error) {
-    // Error's own message and stack are not enumerable; a pg error's code and detail are.
-    entries = [
-      ['name', read(value, 'name')],
-      ['message', read(value, 'message', UNREADABLE)],
-      ...Object.keys(value).map((key): [string, unknown] => [key, read(value, key, UNREADABLE)]),
-      ['stack', read(value, 'stack')],
-    ];
-  } else {
-    const toJSON = read(value, 'toJSON');
-    if (typeof toJSON === 'function') return toPlain(toJSON.call(value), walk, depth);
-    entries = Object.keys(value).map((key) => [key, read(value, key, UNREADABLE)]);
-  }
-  const out: Record<string, unknown> = {};
-  for (const [key, child] of entries.slice(0, META_MAX_KEYS)) {
-    const plain = toPlain(child, walk, depth);
-    if (plain !== undefined) setKey(out, maskText(key, walk.redactor), plain);
-  }
-  if (entries.length > META_MAX_KEYS) setKey(out, '…', `${entries.length - META_MAX_KEYS} more`);
-  return out;
-}
-
-function capStrings(value: unknown): unknown {
-  if (typeof value === 'string') return truncate(value, META_MAX_STRING);
-  if (Array.isArray(value)) return value.map(capStrings);
-  if (isObject(value)) {
-    const out: Record<string, unknown> = {};
-    for (const [key, child] of Object.entries(value)) setKey(out, key, capStrings(child));
-    return out;
-  }
-  return value;
-}
-
-// Keeps whole top-level keys, in order (attempt and error details first), while they fit; the
-// keys that do not are named under `droppedKeys` beside `truncated: true`.
-function fitMetadata(metadata: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const dropped: string[] = [];
-  let size = 2;
-  for (const [key, raw] of Object.entries(metadata)) {
-    const value = capStrings(raw);
-    const piece = JSON.stringify(key).length + (JSON.stringify(value) ?? 'null').length + 2;
-    if (size + piece <= MAX_METADATA_LENGTH - META_MARKER_RESERVE) {
-      setKey(out, key, value);
-      size += piece;
-    } else {
-      dropped.push(key);
-    }
-  }
-  if (dropped.length > 0) {
-    setKey(out, 'truncated', true);
-    setKey(
-      out,
-      'droppedKeys',
-      dropped.slice(0, META_MAX_DROPPED_NAMES).map((key) => truncate(key, 64)),
-    );
-  }
-  return out;
 }
