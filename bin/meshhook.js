@@ -7,4 +7,7 @@ if (major < 24) {
   );
   process.exit(1);
 }
+// Sentry first (when SENTRY_DSN is set), so it is in place before the modules it watches load;
+// src/instrument.ts says why this import rather than `node --import`.
+await import('../src/instrument.ts');
 await import('../src/cli.ts');

@@ -1,6 +1,53 @@
 import { z } from 'zod';
+import packageJson from '../package.json' with { type: 'json' };
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const rate = () => z.coerce.number().min(0, 'from 0 to 1').max(1, 'from 0 to 1');
+
+/**
+ * A configured credential: `reveal()` gives the value, while JSON, `String()` and
+ * `util.inspect` give `[REDACTED]`, so a log line or a dump that includes the configuration
+ * cannot print it. A Sentry DSN needs this: its public key is a credential, yet neither its
+ * variable name nor its shape (no password in the URL) marks it as one to the log's redaction.
+ */
+export class Secret {
+  readonly #value: string;
+
+  constructor(value: string) {
+    this.#value = value;
+  }
+
+  /** The value itself, for the one place that uses it. */
+  reveal(): string {
+    return this.#value;
+  }
+
+  toString(): string {
+    return '[REDACTED]';
+  }
+
+  toJSON(): string {
+    return '[REDACTED]';
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return '[REDACTED]';
+  }
+}
+
+// http(s)://PUBLIC_KEY@HOST[/PATH]/PROJECT_ID, the shape Sentry and GlitchTip hand out.
+const sentryDsn = z
+  .url({ protocol: /^https?$/, message: 'a Sentry DSN: https://PUBLIC_KEY@HOST/PROJECT_ID' })
+  .refine(
+    (value) => {
+      // A value that is no URL at all has its problem reported by z.url already.
+      if (!URL.canParse(value)) return true;
+      const url = new URL(value);
+      return url.username !== '' && /\/[^/]+\/?$/.test(url.pathname);
+    },
+    { message: 'a Sentry DSN: https://PUBLIC_KEY@HOST/PROJECT_ID' },
+  )
+  .transform((value) => new Secret(value));
 
 const schema = z.object({
   PORT: int(0, 65_535).default(8080),
@@ -28,6 +75,26 @@ const schema = z.object({
   MESHHOOK_METRICS_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
   MESHHOOK_SSE_HEARTBEAT_MS: int(100, 300_000).default(15_000),
   MESHHOOK_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  SENTRY_DSN: sentryDsn.optional(),
+  // Read by the browser's reporting; parsed here so a bad value fails at start-up too.
+  PUBLIC_SENTRY_DSN: sentryDsn.optional(),
+  // Sentry's rules for both: no whitespace or slash, and a length it accepts.
+  SENTRY_ENVIRONMENT: z
+    .string()
+    .regex(/^[^\s/]{1,64}$/, 'at most 64 characters, no spaces or slashes')
+    .refine((v) => v !== 'None', 'Sentry refuses "None"')
+    .default('production'),
+  SENTRY_RELEASE: z
+    .string()
+    .regex(/^[^\s/\\]{1,200}$/, 'at most 200 characters, no spaces or slashes')
+    .refine((v) => !['.', '..', 'latest'].includes(v), 'Sentry refuses ".", ".." and "latest"')
+    .default(`meshhook@${packageJson.version}`),
+  SENTRY_SAMPLE_RATE: rate().default(1),
+  SENTRY_TRACES_SAMPLE_RATE: rate().default(0),
+  MESHHOOK_SENTRY_ENABLED: z
+    .enum(['on', 'off', 'true', 'false'], { message: 'on, off, true or false' })
+    .optional()
+    .transform((v) => (v === undefined ? undefined : v === 'on' || v === 'true')),
 });
 
 /** The parsed environment. */
@@ -53,5 +120,40 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
-  return parsed.data;
+  const config = parsed.data;
+  if (config.MESHHOOK_SENTRY_ENABLED === true && !config.SENTRY_DSN) {
+    throw new ConfigError(['MESHHOOK_SENTRY_ENABLED: on needs SENTRY_DSN']);
+  }
+  return config;
+}
+
+/** How this process reports to Sentry; see sentrySettings. */
+export interface SentrySettings {
+  dsn: Secret;
+  environment: string;
+  release: string;
+  /** Share of error events sent, 0 to 1. */
+  sampleRate: number;
+  /** Share of traces sent, 0 to 1; 0 loads no tracing at all. */
+  tracesSampleRate: number;
+  /** Whether the browser reports its errors to Sentry itself (PUBLIC_SENTRY_DSN is set). */
+  browserReportsItself: boolean;
+}
+
+/**
+ * Sentry's settings when reporting to it is on, else undefined: SENTRY_DSN is set,
+ * MESHHOOK_SENTRY_ENABLED is not off, and errors are captured at all (Sentry is sent what the
+ * capture records, so with MESHHOOK_ERROR_CAPTURE off there is nothing to send).
+ */
+export function sentrySettings(config: Config): SentrySettings | undefined {
+  if (!config.SENTRY_DSN || config.MESHHOOK_SENTRY_ENABLED === false) return undefined;
+  if (!config.MESHHOOK_ERROR_CAPTURE) return undefined;
+  return {
+    dsn: config.SENTRY_DSN,
+    environment: config.SENTRY_ENVIRONMENT,
+    release: config.SENTRY_RELEASE,
+    sampleRate: config.SENTRY_SAMPLE_RATE,
+    tracesSampleRate: config.SENTRY_TRACES_SAMPLE_RATE,
+    browserReportsItself: config.PUBLIC_SENTRY_DSN !== undefined,
+  };
 }

@@ -1,11 +1,11 @@
 import { createServer } from 'node:http';
 import { getRequestListener, type ServerType } from '@hono/node-server';
 import type pg from 'pg';
-import type { Config } from './config.ts';
+import { sentrySettings, type Config } from './config.ts';
 import { createPool } from './db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
-import { ErrorCapture } from './engine/error-capture.ts';
+import { ErrorCapture, type ErrorSink } from './engine/error-capture.ts';
 import { createListener, type Listener } from './engine/listener.ts';
 import { LogHub } from './engine/log-hub.ts';
 import { Notifier } from './engine/notifier.ts';
@@ -73,6 +73,26 @@ async function closeServer(server: ServerType): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * The error capture's sinks: Sentry when it is configured. Its SDK is initialised here unless
+ * src/instrument.ts did it already (the CLI loads that first); both go through startSentry,
+ * which sets the SDK up once. Without SENTRY_DSN, @sentry/node is not even loaded.
+ */
+async function startSinks(config: Config, log: ProcessLog): Promise<ErrorSink[]> {
+  const settings = sentrySettings(config);
+  if (!settings) return [];
+  const { startSentry, sentryHost } = await import('./engine/sentry.ts');
+  const { sink } = startSentry(settings);
+  log.info('sending errors to Sentry', {
+    host: sentryHost(settings),
+    environment: settings.environment,
+    release: settings.release,
+    sample_rate: settings.sampleRate,
+    traces_sample_rate: settings.tracesSampleRate,
+  });
+  return [sink];
+}
+
 /** Starts the roles asked for against one database, after applying pending migrations. */
 export async function startProcess(options: {
   config: Config;
@@ -80,12 +100,19 @@ export async function startProcess(options: {
   log: ProcessLog;
 }): Promise<Running> {
   const { config, roles, log } = options;
+  const sinks = await startSinks(config, log);
   const database = await openDatabase(config, log);
   const pool = createPool({ connectionString: database.url, max: config.MESHHOOK_DB_POOL_SIZE });
   const notifier = new Notifier(pool, (error) =>
     log.warn('sending notifications failed', { error: String(error) }),
   );
-  const errors = new ErrorCapture({ pool, notifier, log, enabled: config.MESHHOOK_ERROR_CAPTURE });
+  const errors = new ErrorCapture({
+    pool,
+    notifier,
+    log,
+    enabled: config.MESHHOOK_ERROR_CAPTURE,
+    sinks,
+  });
   let listener: Listener | undefined;
   let worker: Worker | undefined;
   let server: ServerType | undefined;

@@ -6,8 +6,16 @@ import type { Notifier } from './notifier.ts';
 import type { ProcessLog } from './process-log.ts';
 import type { LineRedactor } from './run-logger.ts';
 
-/** Told of every error stored, after its commit (the Sentry integration listens here). */
-export type CaptureListener = (error: CapturedError) => void;
+/**
+ * Where captured errors go besides the database (Sentry): told of each error once its write is
+ * done, and flushed with the capture, so a dying process waits for it too.
+ */
+export interface ErrorSink {
+  /** Takes one error; must not throw or wait (queue the work). */
+  send(error: CapturedError): void;
+  /** Resolves once what was sent so far has left, or after timeoutMs; never rejects. */
+  flush(timeoutMs: number): Promise<void>;
+}
 
 /** How many errors may wait for their write before new ones are dropped (and counted). */
 const MAX_PENDING = 10_000;
@@ -23,7 +31,9 @@ const RETRY_AFTER_MS = 1_000;
  * at once, then written in batches (one statement for all the errors that arrive while a write
  * is in flight), so a flood of rejected webhooks costs a round trip per batch, not per error.
  * A failure to store errors is logged to the process log and never captured itself, so the
- * capture cannot feed on its own failures.
+ * capture cannot feed on its own failures. Each error then goes to the sinks (Sentry), stored or
+ * not: the errors a database outage keeps from being stored are the ones an outside tracker
+ * must hear of.
  *
  * @example
  * errors.capture(error, { source: 'api', projectId, userId });
@@ -34,17 +44,24 @@ export class ErrorCapture {
   readonly #log: ProcessLog;
   readonly #enabled: boolean;
   readonly #batcher: Batcher<CapturedError, void>;
-  readonly #listeners = new Set<CaptureListener>();
+  readonly #sinks = new Set<ErrorSink>();
   readonly #inFlight = new Set<Promise<void>>();
   #pending = 0;
   #stored = 0;
   #dropped = 0;
 
-  constructor(options: { pool: pg.Pool; notifier: Notifier; log: ProcessLog; enabled?: boolean }) {
+  constructor(options: {
+    pool: pg.Pool;
+    notifier: Notifier;
+    log: ProcessLog;
+    enabled?: boolean;
+    sinks?: readonly ErrorSink[];
+  }) {
     this.#pool = options.pool;
     this.#notifier = options.notifier;
     this.#log = options.log;
     this.#enabled = options.enabled ?? true;
+    for (const sink of options.sinks ?? []) this.#sinks.add(sink);
     this.#batcher = new Batcher({ maxBatch: 500, write: (errors) => this.#write(errors) });
   }
 
@@ -86,22 +103,34 @@ export class ErrorCapture {
   committed(errors: readonly CapturedError[]): void {
     if (errors.length === 0) return;
     this.#stored += errors.length;
-    this.#announce(errors);
+    this.#notify(errors);
+    this.#toSinks(errors);
   }
 
-  /** Calls listener with every error stored from now on; returns the unsubscribe function. */
-  onCaptured(listener: CaptureListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+  /** Hands every error written from now on to sink too; returns the function that removes it. */
+  addSink(sink: ErrorSink): () => void {
+    this.#sinks.add(sink);
+    return () => this.#sinks.delete(sink);
   }
 
-  /** Resolves once every error captured so far is stored or dropped, or after timeoutMs. */
+  /**
+   * Resolves once every error captured so far is stored or dropped and the sinks have sent
+   * it on, or after timeoutMs in all.
+   */
   async flush(timeoutMs = 5_000): Promise<void> {
-    const deadline = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise((resolve) => {
+      timer = setTimeout(resolve, timeoutMs).unref();
+    });
     const drained = (async () => {
       while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
+      // At least 1 ms: a sink may read 0 as "no limit" (Sentry's flush does).
+      const left = Math.max(1, timeoutMs - (Date.now() - started));
+      await Promise.all([...this.#sinks].map((sink) => sink.flush(left).catch(() => {})));
     })();
     await Promise.race([drained, deadline]);
+    clearTimeout(timer);
   }
 
   async #write(errors: CapturedError[]): Promise<void[]> {
@@ -120,24 +149,29 @@ export class ErrorCapture {
           dropped_total: this.#dropped,
           error: String(error),
         });
+        this.#toSinks(errors);
         throw error;
       }
     }
     this.#stored += errors.length;
-    this.#announce(errors);
+    this.#notify(errors);
+    this.#toSinks(errors);
     return errors.map(() => undefined);
   }
 
-  #announce(errors: readonly CapturedError[]): void {
+  #notify(errors: readonly CapturedError[]): void {
     for (const projectId of new Set(errors.map((e) => e.projectId))) {
       if (projectId) this.#notifier.send(ERRORS_CHANNEL, projectId);
     }
-    for (const listener of this.#listeners) {
+  }
+
+  #toSinks(errors: readonly CapturedError[]): void {
+    for (const sink of this.#sinks) {
       for (const error of errors) {
         try {
-          listener(error);
+          sink.send(error);
         } catch (failure) {
-          this.#log.warn('an error listener failed', { error: String(failure) });
+          this.#log.warn('an error sink failed', { error: String(failure) });
         }
       }
     }

@@ -9,15 +9,18 @@ export interface ProcessEvents {
   off(event: 'unhandledRejection', listener: (reason: unknown) => void): unknown;
 }
 
-/** How long a dying process waits for its last error to be stored. */
+/** How long a dying process waits for its last error to be stored and sent to the sinks (Sentry). */
 const FLUSH_BEFORE_EXIT_MS = 2_000;
 
 /**
  * Captures what escapes every handler, before the process decides what to do with it:
  * - an unhandled rejection is captured and logged, and the process keeps serving, since every
  *   piece of work it holds is leased and would only be retaken late if it died;
- * - an uncaught exception is captured and logged, stored (waiting at most 2 s), and then the
- *   process exits with code 1, as Node would: its state can no longer be trusted.
+ * - an uncaught exception is captured and logged, stored and sent on to the capture's sinks
+ *   (waiting at most 2 s for both), and then the process exits with code 1, as Node would: its
+ *   state can no longer be trusted.
+ * These handlers decide for every role; Sentry's own process handlers are not installed (see
+ * engine/sentry.ts), so the SDK neither exits the process nor reports an error twice.
  * Returns the function that removes the handlers.
  */
 export function captureProcessErrors(options: {
