@@ -7,7 +7,19 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const SOURCES = ['src/routes', 'src/lib', 'src/app.html', 'vite.config.ts', 'package-lock.json'];
+// The pages, their hooks, and what they import from the rest of src (the scrubber's rules in
+// src/core, the hooks' link to the error capture).
+const SOURCES = [
+  'src/routes',
+  'src/lib',
+  'src/app.html',
+  'src/hooks.client.ts',
+  'src/hooks.server.ts',
+  'src/core',
+  'src/engine/web-app-errors.ts',
+  'vite.config.ts',
+  'package-lock.json',
+];
 
 /** Newest modification time under a file or directory, 0 when it does not exist. */
 function newest(path: string): number {

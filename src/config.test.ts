@@ -1,7 +1,13 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import packageJson from '../package.json' with { type: 'json' };
-import { ConfigError, loadConfig, Secret, sentrySettings } from './config.ts';
+import {
+  browserSentrySettings,
+  ConfigError,
+  loadConfig,
+  Secret,
+  sentrySettings,
+} from './config.ts';
 import { createProcessLog } from './engine/process-log.ts';
 
 const DSN = 'https://0123456789abcdef0123456789abcdef@o1.ingest.sentry.io/4504';
@@ -68,6 +74,33 @@ describe('Sentry configuration', () => {
     expect(
       sentrySettings(loadConfig({ SENTRY_DSN: DSN, MESHHOOK_SENTRY_ENABLED: 'true' })),
     ).toBeDefined();
+  });
+
+  it("gives the pages their own DSN and the server's environment, release and sample rate", () => {
+    const PUBLIC = 'https://fedcba9876543210@glitchtip.example.com/7';
+    expect(browserSentrySettings(loadConfig({ SENTRY_DSN: DSN }))).toBeUndefined();
+    const settings = browserSentrySettings(
+      loadConfig({
+        SENTRY_DSN: DSN,
+        PUBLIC_SENTRY_DSN: PUBLIC,
+        SENTRY_ENVIRONMENT: 'staging',
+        SENTRY_RELEASE: 'meshhook@1.2.3',
+        SENTRY_SAMPLE_RATE: '0.5',
+      }),
+    );
+    expect(settings).toMatchObject({
+      environment: 'staging',
+      release: 'meshhook@1.2.3',
+      sampleRate: 0.5,
+    });
+    expect(settings!.dsn.reveal()).toBe(PUBLIC);
+    // The pages may report without the server doing so.
+    expect(browserSentrySettings(loadConfig({ PUBLIC_SENTRY_DSN: PUBLIC }))).toBeDefined();
+    for (const off of [{ MESHHOOK_SENTRY_ENABLED: 'off' }, { MESHHOOK_ERROR_CAPTURE: 'off' }]) {
+      expect(browserSentrySettings(loadConfig({ PUBLIC_SENTRY_DSN: PUBLIC, ...off }))).toBe(
+        undefined,
+      );
+    }
   });
 
   it('reports every bad value at once, without echoing a DSN', () => {

@@ -76,7 +76,8 @@ const schema = z.object({
   MESHHOOK_SSE_HEARTBEAT_MS: int(100, 300_000).default(15_000),
   MESHHOOK_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   SENTRY_DSN: sentryDsn.optional(),
-  // Read by the browser's reporting; parsed here so a bad value fails at start-up too.
+  // The pages' own DSN, handed to them by GET /api/client-config; parsed here so a bad value
+  // fails at start-up too.
   PUBLIC_SENTRY_DSN: sentryDsn.optional(),
   // Sentry's rules for both: no whitespace or slash, and a length it accepts.
   SENTRY_ENVIRONMENT: z
@@ -154,6 +155,33 @@ export function sentrySettings(config: Config): SentrySettings | undefined {
     release: config.SENTRY_RELEASE,
     sampleRate: config.SENTRY_SAMPLE_RATE,
     tracesSampleRate: config.SENTRY_TRACES_SAMPLE_RATE,
-    browserReportsItself: config.PUBLIC_SENTRY_DSN !== undefined,
+    browserReportsItself: browserSentrySettings(config) !== undefined,
+  };
+}
+
+/** How the web app's pages report to Sentry; see browserSentrySettings. */
+export interface BrowserSentrySettings {
+  /** PUBLIC_SENTRY_DSN: the one DSN that may reach a browser. */
+  dsn: Secret;
+  environment: string;
+  release: string;
+  /** Share of error events sent, 0 to 1 (SENTRY_SAMPLE_RATE, as for the server). */
+  sampleRate: number;
+}
+
+/**
+ * The pages' Sentry settings when they report to it, else undefined: PUBLIC_SENTRY_DSN is set,
+ * and neither MESHHOOK_SENTRY_ENABLED nor MESHHOOK_ERROR_CAPTURE is off (each means "nothing
+ * is sent" for the pages too). The environment, release and sample rate are the server's, so
+ * both halves of one deployment land in the same Sentry release.
+ */
+export function browserSentrySettings(config: Config): BrowserSentrySettings | undefined {
+  if (!config.PUBLIC_SENTRY_DSN || config.MESHHOOK_SENTRY_ENABLED === false) return undefined;
+  if (!config.MESHHOOK_ERROR_CAPTURE) return undefined;
+  return {
+    dsn: config.PUBLIC_SENTRY_DSN,
+    environment: config.SENTRY_ENVIRONMENT,
+    release: config.SENTRY_RELEASE,
+    sampleRate: config.SENTRY_SAMPLE_RATE,
   };
 }

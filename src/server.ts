@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { getRequestListener, type ServerType } from '@hono/node-server';
 import type pg from 'pg';
-import { sentrySettings, type Config } from './config.ts';
+import { browserSentrySettings, sentrySettings, type Config } from './config.ts';
 import { createPool } from './db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
@@ -175,7 +175,9 @@ export async function startProcess(options: {
       // serves alone.
       const webApp = await loadWebApp();
       if (!webApp) log.warn('the web app is not built (npm run build): serving the API only');
-      const http = createServer(routeRequests({ api: (req, res) => void api(req, res), webApp }));
+      const http = createServer(
+        routeRequests({ api: (req, res) => void api(req, res), webApp, errors }),
+      );
       server = http;
       const port = await new Promise<number>((resolve, reject) => {
         http.once('error', reject);
@@ -218,6 +220,7 @@ export async function startProcess(options: {
         publicUrl,
         webhookMaxBytes: config.MESHHOOK_WEBHOOK_MAX_BYTES,
         metricsToken: config.MESHHOOK_METRICS_TOKEN,
+        browserSentry: browserSentrySettings(config),
       });
       log.info('web server listening', { url, public_url: publicUrl });
     }

@@ -11,6 +11,7 @@ import { runRoutes } from './api/runs.ts';
 import { workflowRoutes } from './api/workflows.ts';
 import { AppError } from './app-error.ts';
 import { authRoutes } from './api/auth.ts';
+import { clientConfigRoutes } from './api/client-config.ts';
 import { projectRoutes } from './api/projects.ts';
 import { authenticate, requireProject } from './auth.ts';
 import type { AppEnv, Caller, HttpDeps } from './context.ts';
@@ -109,6 +110,7 @@ export function createApp(deps: HttpDeps): Hono<AppEnv> {
     }),
   );
   api.route('/auth', authRoutes(deps));
+  api.route('/client-config', clientConfigRoutes(deps));
   api.use('*', authenticate(deps));
   api.route('/projects', projectRoutes(deps));
   api.use('/workflows/*', requireProject);

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { BrowserSentrySettings } from '../config.ts';
 import type { Claims } from '../db/client.ts';
 import type { ProjectRole } from '../db/queries/projects.ts';
 import type { ErrorCapture } from '../engine/error-capture.ts';
@@ -32,6 +33,8 @@ export interface HttpDeps {
   metricsRetention?: { minuteDays: number; hourDays: number };
   /** When set, GET /metrics requires `Authorization: Bearer <metricsToken>`. */
   metricsToken?: string;
+  /** Where the pages report their errors to Sentry (PUBLIC_SENTRY_DSN), when they do. */
+  browserSentry?: BrowserSentrySettings;
   now?: () => Date;
 }
 

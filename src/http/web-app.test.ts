@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { errorCaptureOf } from '../engine/web-app-errors.ts';
 import { isApiPath, loadWebApp, routeRequests } from './web-app.ts';
 
 describe('isApiPath', () => {
@@ -40,6 +41,21 @@ describe('routeRequests', () => {
     });
     for (const url of ['/api/workflows', '/runs', '/missing']) listener(request(url), response);
     expect(seen).toEqual(['api /api/workflows', 'web /runs', 'api /missing']);
+  });
+
+  it("hands the web app's requests the capture its hooks report to, and only those", () => {
+    const errors = { capture: () => undefined };
+    const seen: Array<[string, unknown]> = [];
+    const listener = routeRequests({
+      api: (req) => void seen.push([`api ${req.url}`, errorCaptureOf(req)]),
+      webApp: (req) => void seen.push([`web ${req.url}`, errorCaptureOf(req)]),
+      errors,
+    });
+    for (const url of ['/runs', '/api/runs']) listener(request(url), response);
+    expect(seen).toEqual([
+      ['web /runs', errors],
+      ['api /api/runs', undefined],
+    ]);
   });
 
   it('lets the API answer everything when the web app is not built', () => {

@@ -1,6 +1,7 @@
 import { access } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { attachErrorCapture, type WebAppErrorCapture } from '../engine/web-app-errors.ts';
 
 /** A connect-style request handler: adapter-node's `handler`, which calls next() when it has no page. */
 export type WebAppHandler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
@@ -43,15 +44,18 @@ export async function loadWebApp(
 /**
  * One listener for the whole port: API paths go to the API app, the rest to the web app, and
  * what the web app does not serve (or everything, when it is not built) gets the API's 404.
+ * The web app's requests carry `errors`, the capture its server hooks report to.
  */
 export function routeRequests(options: {
   api: RequestListener;
   webApp: WebAppHandler | undefined;
+  errors?: WebAppErrorCapture;
 }): RequestListener {
-  const { api, webApp } = options;
+  const { api, webApp, errors } = options;
   return (req, res) => {
     for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
     if (!webApp || isApiPath(req.url)) return api(req, res);
+    if (errors) attachErrorCapture(req, errors);
     webApp(req, res, () => api(req, res));
   };
 }
