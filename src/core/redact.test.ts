@@ -194,6 +194,28 @@ describe('redactText', () => {
     );
   });
 
+  it('masks the values of sensitive keys in key=value and key: value text', () => {
+    expect(redactText('login failed: password=hunter2 user=bob')).toBe(
+      `login failed: password=${REDACTED} user=bob`,
+    );
+    expect(redactText('login failed: password: hunter2 for bob')).toBe(
+      `login failed: password: ${REDACTED} for bob`,
+    );
+    expect(redactText('db_password="s3cr3t" api_key:sk_live_12345678')).toBe(
+      `db_password="${REDACTED}" api_key:${REDACTED}`,
+    );
+    // After `:` a plain word is prose, not a credential; the scheme rules still mask a token.
+    expect(redactText('session: expired; signature_invalid: the signature did not match')).toBe(
+      'session: expired; signature_invalid: the signature did not match',
+    );
+    expect(redactText('Authorization: Bearer abc.def.ghi')).toBe(
+      `Authorization: Bearer ${REDACTED}`,
+    );
+    expect(redactText('step failed: attempt=3 retry_in_ms=500 error: refused')).toBe(
+      'step failed: attempt=3 retry_in_ms=500 error: refused',
+    );
+  });
+
   it('masks e-mail addresses only when asked', () => {
     const text = 'contact alice.smith+ops@example.co.uk or bob@example.com.';
     expect(redactText(text)).toBe(text);

@@ -114,6 +114,12 @@ const BASIC = /(?<![a-z0-9])(basic\s+)([a-z0-9+/]+={0,2})(?![a-z0-9+/=])/gi;
 // longer number, a word, a hex id or a decimal fraction are not a card.
 const CARD = /(?<![0-9a-z_.])[2-6](?:[ -]?[0-9]){12,18}(?![0-9a-z_]|\.[0-9])/gi;
 const EMAIL = /(?<![a-z0-9._%+-])[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+/gi;
+// A `key=value` or `key: value` pair in free text (logfmt, an exception message), e.g.
+// `password=hunter2`: the value of a sensitive key runs to the next space or delimiter.
+// The value is looked at, not consumed, so that in `failed: password: hunter2` the scan goes on
+// from `password` after passing over the pair `failed: password`.
+const TEXT_PAIR =
+  /(?<![\w.-])([a-z_][\w.-]{0,63})(=|:[ \t]*)(?=("[^"\r\n]*"|'[^'\r\n]*'|[^\s,;&"'<>()[\]{}:=]+))/gi;
 
 // A bearer token is masked unless it reads as a plain word ("Bearer token expired"): real tokens
 // carry digits or punctuation, or are long.
@@ -152,6 +158,24 @@ function safeDecode(text: string): string {
   }
 }
 
+function maskTextPairs(text: string, c: Compiled): string {
+  let out = '';
+  let from = 0;
+  for (const match of text.matchAll(TEXT_PAIR)) {
+    const [pair, key, sep, value] = match as unknown as [string, string, string, string];
+    const quote = /^["']/.test(value) ? value[0]! : '';
+    const bare = quote ? value.slice(1, -1) : value;
+    if (bare === '' || bare.startsWith(REDACTED) || !isSensitiveKey(key, c.extraKeys)) continue;
+    // With `:` the value must read as a credential: prose such as "signature: missing" stays.
+    if (sep !== '=' && !quote && !looksLikeToken(bare)) continue;
+    const start = match.index + pair.length;
+    if (start < from) continue; // inside a value masked already
+    out += text.slice(from, start) + quote + REDACTED + quote;
+    from = start + value.length;
+  }
+  return out + text.slice(from);
+}
+
 function maskText(text: string, c: Compiled): string {
   let out = text;
   // Literal secrets first: the other rules reshape text, and the values must go wherever they are.
@@ -171,6 +195,8 @@ function maskText(text: string, c: Compiled): string {
   out = out.replace(BASIC, (match, scheme: string, token: string) =>
     looksLikeBasicCredentials(token) ? scheme + REDACTED : match,
   );
+  // After the schemes above, so `Authorization: Bearer <token>` has its token masked by them.
+  out = maskTextPairs(out, c);
   out = out.replace(CARD, (match) => (passesLuhn(match.replace(/[ -]/g, '')) ? REDACTED : match));
   if (c.emails) {
     out = out.replace(EMAIL, (match) => (/\.[a-z]{2,}$/i.test(match) ? REDACTED : match));
