@@ -75,6 +75,29 @@ const schema = z.object({
   MESHHOOK_METRICS_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
   MESHHOOK_SSE_HEARTBEAT_MS: int(100, 300_000).default(15_000),
   MESHHOOK_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  // Alerts: the transports (email and SMS need these; webhook and Slack channels do not), the
+  // watchdog's limits, the log's retention, and the dispatchers' pace.
+  SMTP_URL: z
+    .url({ protocol: /^smtps?$/, message: 'an smtp:// or smtps:// URL' })
+    .transform((value) => new Secret(value))
+    .optional(),
+  MESHHOOK_ALERT_EMAIL_FROM: z.string().min(3).max(320).default('MeshHook <alerts@localhost>'),
+  MESHHOOK_SMS_API_URL: z.url({ protocol: /^https?$/ }).default('https://api.twilio.com'),
+  MESHHOOK_SMS_ACCOUNT_SID: z.string().min(1).max(100).optional(),
+  MESHHOOK_SMS_AUTH_TOKEN: z
+    .string()
+    .min(1)
+    .max(200)
+    .transform((value) => new Secret(value))
+    .optional(),
+  MESHHOOK_ALERT_LOG_RETENTION_DAYS: int(1, 3_650).default(30),
+  MESHHOOK_ALERT_POLL_INTERVAL_MS: int(100, 600_000).default(2_000),
+  MESHHOOK_ALERT_THRESHOLD_INTERVAL_MS: int(100, 3_600_000).default(10_000),
+  MESHHOOK_ALERT_WATCH_INTERVAL_MS: int(100, 3_600_000).default(10_000),
+  MESHHOOK_ALERT_RETRY_BASE_MS: int(10, 600_000).default(1_000),
+  MESHHOOK_WORKER_MISSING_AFTER_MS: int(1_000, 86_400_000).default(30_000),
+  MESHHOOK_QUEUE_AGE_ALERT_MS: int(1_000, 86_400_000).default(300_000),
+  MESHHOOK_RUN_TIMEOUT_MS: int(1_000, 30 * 86_400_000).default(86_400_000),
   SENTRY_DSN: sentryDsn.optional(),
   // The pages' own DSN, handed to them by GET /api/client-config; parsed here so a bad value
   // fails at start-up too.

@@ -1,10 +1,13 @@
 import { createServer } from 'node:http';
+import { hostname } from 'node:os';
 import { getRequestListener, type ServerType } from '@hono/node-server';
 import type pg from 'pg';
 import { browserSentrySettings, sentrySettings, type Config } from './config.ts';
 import { createPool } from './db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
+import { Alerter } from './engine/alerts/alerter.ts';
+import { createChannelSenders } from './engine/alerts/channels/index.ts';
 import { ErrorCapture, type ErrorSink } from './engine/error-capture.ts';
 import { createListener, type Listener } from './engine/listener.ts';
 import { LogHub } from './engine/log-hub.ts';
@@ -33,6 +36,8 @@ export interface Running {
   eventHub?: EventHub;
   /** The process's error capture. */
   errors: ErrorCapture;
+  /** The process's alerts: evaluation, delivery, thresholds and the watchdog. */
+  alerter: Alerter;
   stop(): Promise<void>;
 }
 
@@ -118,11 +123,27 @@ export async function startProcess(options: {
   let server: ServerType | undefined;
   let logHub: LogHub | undefined;
   let eventHub: EventHub | undefined;
+  let alerter: Alerter | undefined;
+  const senders = createChannelSenders({
+    ...(config.SMTP_URL ? { smtpUrl: config.SMTP_URL.reveal() } : {}),
+    emailFrom: config.MESHHOOK_ALERT_EMAIL_FROM,
+    ...(config.MESHHOOK_SMS_ACCOUNT_SID && config.MESHHOOK_SMS_AUTH_TOKEN
+      ? {
+          sms: {
+            apiUrl: config.MESHHOOK_SMS_API_URL,
+            accountSid: config.MESHHOOK_SMS_ACCOUNT_SID,
+            authToken: config.MESHHOOK_SMS_AUTH_TOKEN.reveal(),
+          },
+        }
+      : {}),
+  });
   const stop = async () => {
     // Open log streams end first (their clients reconnect elsewhere), so closing is quick.
     logHub?.stop();
     eventHub?.stop();
     if (server) await closeServer(server);
+    await alerter?.stop();
+    senders.close();
     await worker?.stop({ graceMs: config.MESHHOOK_SHUTDOWN_GRACE_MS });
     await errors.flush();
     await notifier.flush();
@@ -152,6 +173,7 @@ export async function startProcess(options: {
         stepTimeoutMs: config.MESHHOOK_STEP_TIMEOUT_MS,
         logRetentionDays: config.MESHHOOK_LOG_RETENTION_DAYS,
         errorRetentionDays: config.MESHHOOK_ERROR_RETENTION_DAYS,
+        alertLogRetentionDays: config.MESHHOOK_ALERT_LOG_RETENTION_DAYS,
         metricsRetention: {
           minuteDays: config.MESHHOOK_METRICS_MINUTE_RETENTION_DAYS,
           hourDays: config.MESHHOOK_METRICS_HOUR_RETENTION_DAYS,
@@ -221,10 +243,34 @@ export async function startProcess(options: {
         webhookMaxBytes: config.MESHHOOK_WEBHOOK_MAX_BYTES,
         metricsToken: config.MESHHOOK_METRICS_TOKEN,
         browserSentry: browserSentrySettings(config),
+        alertDeliveries: () => alerter?.counts ?? { sent: 0, failed: 0, retried: 0 },
       });
       log.info('web server listening', { url, public_url: publicUrl });
     }
+
+    // Every process runs the alerts, so they flow while any process lives.
+    const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
+    alerter = new Alerter({
+      pool,
+      listener,
+      notifier,
+      log,
+      senders,
+      id: worker?.id ?? `${hostname()}:${process.pid}:web`,
+      publicUrl: config.PUBLIC_URL ?? url ?? `http://${host}:${config.PORT}`,
+      pollIntervalMs: config.MESHHOOK_ALERT_POLL_INTERVAL_MS,
+      thresholdIntervalMs: config.MESHHOOK_ALERT_THRESHOLD_INTERVAL_MS,
+      watchIntervalMs: config.MESHHOOK_ALERT_WATCH_INTERVAL_MS,
+      retryBaseMs: config.MESHHOOK_ALERT_RETRY_BASE_MS,
+      watchLimits: {
+        workerMissingAfterMs: config.MESHHOOK_WORKER_MISSING_AFTER_MS,
+        queueAgeMs: config.MESHHOOK_QUEUE_AGE_ALERT_MS,
+        runTimeoutMs: config.MESHHOOK_RUN_TIMEOUT_MS,
+      },
+    });
+    alerter.start();
     return {
+      alerter,
       pool,
       errors,
       stop,

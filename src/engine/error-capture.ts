@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { describeError, type CapturedError, type ErrorContext } from '../core/error-events.ts';
+import { ALERTS_CHANNEL } from '../db/queries/alert-delivery.ts';
 import { ERRORS_CHANNEL, recordErrors } from '../db/queries/error-events.ts';
 import { Batcher } from './batcher.ts';
 import type { Notifier } from './notifier.ts';
@@ -162,6 +163,10 @@ export class ErrorCapture {
   #notify(errors: readonly CapturedError[]): void {
     for (const projectId of new Set(errors.map((e) => e.projectId))) {
       if (projectId) this.#notifier.send(ERRORS_CHANNEL, projectId);
+    }
+    // A refused delivery may have put an alert in the outbox (webhook_rejected).
+    if (errors.some((e) => e.source === 'webhook' && e.projectId)) {
+      this.#notifier.send(ALERTS_CHANNEL, 'failure');
     }
   }
 

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type pg from 'pg';
+import { ALERTS_CHANNEL } from '../db/queries/alert-delivery.ts';
 import { sweepExpired } from '../db/queries/housekeeping.ts';
+import { announceWorker, retireWorker } from '../db/queries/workers.ts';
 import { JOBS_CHANNEL } from '../db/queries/intake.ts';
 import {
   claimStepJobs,
@@ -47,12 +49,16 @@ export interface WorkerOptions {
   logRetentionDays?: number;
   /** Days error events are kept (whole daily partitions are dropped past it). */
   errorRetentionDays?: number;
+  /** Days the alert log is kept (whole daily partitions are dropped past it). */
+  alertLogRetentionDays?: number;
   /** Days minute and hour run-metric buckets are kept (day buckets are kept for good). */
   metricsRetention?: { minuteDays: number; hourDays: number };
   workerId?: string;
 }
 
 const FINAL_RUN = new Set(['succeeded', 'failed', 'canceled']);
+/** How often a worker tells the database it is alive (see the alerts' watchdog). */
+export const PRESENCE_INTERVAL_MS = 5_000;
 
 interface InFlight {
   job: ClaimedJob;
@@ -81,6 +87,7 @@ export class Worker {
   #dueCheckedAt = 0;
   #heartbeat: NodeJS.Timeout | undefined;
   #housekeeping: NodeJS.Timeout | undefined;
+  #presence: NodeJS.Timeout | undefined;
   #unlisten: Array<() => void> = [];
 
   constructor(options: WorkerOptions) {
@@ -94,6 +101,7 @@ export class Worker {
       housekeepingIntervalMs: 3_600_000,
       logRetentionDays: 30,
       errorRetentionDays: 30,
+      alertLogRetentionDays: 30,
       metricsRetention: { minuteDays: 2, hourDays: 90 },
       captureErrors: true,
       ...options,
@@ -134,6 +142,10 @@ export class Worker {
     this.#heartbeat = setInterval(() => void this.#renew(), Math.max(50, this.#o.leaseMs / 3));
     this.#housekeeping = setInterval(() => void this.#sweep(), this.#o.housekeepingIntervalMs);
     this.#housekeeping.unref();
+    // The watchdog reads these announcements to tell a queue nobody serves.
+    this.#presence = setInterval(() => void this.#announce(), PRESENCE_INTERVAL_MS);
+    this.#presence.unref();
+    void this.#announce();
     void this.#sweep();
     this.#wake();
   }
@@ -148,6 +160,7 @@ export class Worker {
     for (const off of this.#unlisten) off();
     clearTimeout(this.#timer);
     clearInterval(this.#housekeeping);
+    clearInterval(this.#presence);
     this.#timer = undefined;
     const pending = [...this.#inFlight.values()];
     const grace = new Promise((r) => setTimeout(r, options.graceMs ?? 10_000).unref());
@@ -160,6 +173,7 @@ export class Worker {
     }
     clearInterval(this.#heartbeat);
     await Promise.all([...this.#inFlight.values()].map((f) => f.done));
+    await retireWorker(this.#o.pool, this.id).catch(() => {});
   }
 
   /** Number of steps executing now. */
@@ -345,6 +359,10 @@ export class Worker {
     }
     if (settled.runFinished) notifier.runFinished(job.runId);
     this.#errors.committed(settled.errors);
+    // The failure may have put alerts in the outbox: the alerters evaluate them now.
+    if (settled.runFinished === 'failed' || settled.errors.length > 0) {
+      notifier.send(ALERTS_CHANNEL, 'failure');
+    }
     if (settled.queued > 0) notifier.jobs();
     if (settled.nextDueInMs !== undefined) this.#wakeAt(Date.now() + settled.nextDueInMs + 5);
     for (const next of settled.continued) this.#execute(next);
@@ -397,6 +415,7 @@ export class Worker {
       const swept = await sweepExpired(client, {
         logRetentionDays: this.#o.logRetentionDays,
         errorRetentionDays: this.#o.errorRetentionDays,
+        alertLogRetentionDays: this.#o.alertLogRetentionDays,
         metricsRetention: this.#o.metricsRetention,
       });
       if (swept) this.#o.log.debug('swept expired rows', { ...swept });
@@ -404,6 +423,19 @@ export class Worker {
       this.#o.log.warn('sweeping expired rows failed', { error: String(error) });
     } finally {
       client.release();
+    }
+  }
+
+  async #announce(): Promise<void> {
+    try {
+      await announceWorker(this.#o.pool, {
+        id: this.id,
+        hostname: hostname(),
+        pid: process.pid,
+        concurrency: this.#o.concurrency,
+      });
+    } catch (error) {
+      this.#o.log.warn('announcing the worker failed', { error: String(error) });
     }
   }
 

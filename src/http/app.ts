@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { isMigrated } from '../db/migrate.ts';
+import { alertRoutes } from './api/alerts.ts';
 import { errorStreamRoutes } from './api/error-stream.ts';
 import { errorEventRoutes } from './api/error-events.ts';
 import { errorMetricRoutes } from './api/error-metrics.ts';
@@ -132,6 +133,8 @@ export function createApp(deps: HttpDeps): Hono<AppEnv> {
   api.route('/errors', errorRoutes(deps));
   api.route('/error-metrics', errorMetricRoutes(deps));
   api.route('/error-events', errorEventRoutes(deps));
+  api.use('/alerts/*', requireProject);
+  api.route('/alerts', alertRoutes(deps));
   app.route('/api', api);
   return app;
 }

@@ -33,6 +33,8 @@ export interface HttpDeps {
   metricsRetention?: { minuteDays: number; hourDays: number };
   /** When set, GET /metrics requires `Authorization: Bearer <metricsToken>`. */
   metricsToken?: string;
+  /** What this process's alert dispatcher has done (for /metrics). */
+  alertDeliveries?: () => { sent: number; failed: number; retried: number };
   /** Where the pages report their errors to Sentry (PUBLIC_SENTRY_DSN), when they do. */
   browserSentry?: BrowserSentrySettings;
   now?: () => Date;

@@ -160,7 +160,9 @@ class CellHistogram {
 }
 
 /** The app's registry and a render that reads the database once per scrape. */
-export function createPrometheusMetrics(deps: Pick<HttpDeps, 'pool' | 'logHub' | 'errors'>): {
+export function createPrometheusMetrics(
+  deps: Pick<HttpDeps, 'pool' | 'logHub' | 'errors' | 'alertDeliveries'>,
+): {
   contentType: string;
   render(): Promise<string>;
 } {
@@ -237,6 +239,21 @@ export function createPrometheusMetrics(deps: Pick<HttpDeps, 'pool' | 'logHub' |
     collect() {
       this.reset();
       this.inc(deps.errors.counts.dropped);
+    },
+  });
+  new Counter({
+    name: 'meshhook_alert_deliveries_total',
+    help:
+      'Alert delivery attempts this process made, by outcome: sent, retried (failed, tried ' +
+      'again later), failed (for good: a permanent error or the last attempt).',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const counts = deps.alertDeliveries?.() ?? { sent: 0, failed: 0, retried: 0 };
+      this.inc({ outcome: 'sent' }, counts.sent);
+      this.inc({ outcome: 'retried' }, counts.retried);
+      this.inc({ outcome: 'failed' }, counts.failed);
     },
   });
   new Gauge({

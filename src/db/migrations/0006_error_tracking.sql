@@ -179,10 +179,11 @@ $$;
 revoke all on function meshhook.report_errors(jsonb) from public;
 grant execute on function meshhook.report_errors(jsonb) to meshhook_app;
 
--- Daily partitions of a table partitioned by range of ts, named <table>_YYYYMMDD (UTC days):
--- creates those from first_day to last_day that do not exist yet, moving their rows out of the
--- default partition; returns how many it created.
-create function meshhook.ensure_daily_partitions(parent text, first_day date, last_day date)
+-- Daily partitions of a table partitioned by range of its time column (ts unless told), named
+-- <table>_YYYYMMDD (UTC days): creates those from first_day to last_day that do not exist yet,
+-- moving their rows out of the default partition; returns how many it created.
+create function meshhook.ensure_daily_partitions(
+  parent text, first_day date, last_day date, time_column text default 'ts')
 returns integer
 language plpgsql
 set search_path = meshhook, pg_temp
@@ -203,8 +204,9 @@ begin
       'create table meshhook.%I (like meshhook.%I including defaults including constraints)',
       part, parent);
     execute format(
-      'with moved as (delete from meshhook.%I where ts >= %L and ts < %L returning *)
-       insert into meshhook.%I select * from moved', parent || '_default', lo, hi, part);
+      'with moved as (delete from meshhook.%I where %I >= %L and %I < %L returning *)
+       insert into meshhook.%I select * from moved',
+      parent || '_default', time_column, lo, time_column, hi, part);
     execute format(
       'alter table meshhook.%I attach partition meshhook.%I for values from (%L) to (%L)',
       parent, part, lo, hi);
@@ -215,8 +217,9 @@ end
 $$;
 
 -- Drops the daily partitions of parent that end on or before cutoff_day, and deletes older
--- rows left in its default partition; returns how many partitions it dropped.
-create function meshhook.drop_daily_partitions(parent text, cutoff_day date)
+-- rows left in its default partition (by its time column); returns how many it dropped.
+create function meshhook.drop_daily_partitions(
+  parent text, cutoff_day date, time_column text default 'ts')
 returns integer
 language plpgsql
 set search_path = meshhook, pg_temp
@@ -240,7 +243,7 @@ begin
     execute format('drop table meshhook.%I', part);
     dropped := dropped + 1;
   end loop;
-  execute format('delete from meshhook.%I where ts < %L', parent || '_default',
+  execute format('delete from meshhook.%I where %I < %L', parent || '_default', time_column,
                  cutoff_day::timestamp at time zone 'UTC');
   return dropped;
 end

@@ -18,6 +18,9 @@ export interface Swept {
   errorPartitionsDropped: number;
   /** Minute and hour error counts past their retention. */
   errorCountsDeleted: number;
+  /** Daily alert-log partitions created ahead and dropped past the retention. */
+  alertLogPartitionsCreated: number;
+  alertLogPartitionsDropped: number;
   /** Run-metric rows folded from shards into one, and minute or hour rows past retention. */
   metricRowsFolded: number;
   metricRowsDeleted: number;
@@ -38,6 +41,7 @@ export async function sweepExpired(
   options: {
     logRetentionDays: number;
     errorRetentionDays?: number;
+    alertLogRetentionDays?: number;
     metricsRetention?: { minuteDays: number; hourDays: number };
   },
 ): Promise<Swept | undefined> {
@@ -65,6 +69,9 @@ export async function sweepExpired(
       retentionDays: options.errorRetentionDays ?? 30,
       countsKept: kept,
     });
+    const alerts = await maintainAlertLogs(db, {
+      retentionDays: options.alertLogRetentionDays ?? 30,
+    });
     return {
       sessions: row.sessions,
       throttles: row.throttles,
@@ -76,6 +83,8 @@ export async function sweepExpired(
       errorPartitionsCreated: errors.created,
       errorPartitionsDropped: errors.dropped,
       errorCountsDeleted: errors.countsDeleted,
+      alertLogPartitionsCreated: alerts.created,
+      alertLogPartitionsDropped: alerts.dropped,
     };
   } finally {
     await db.query(`select pg_advisory_unlock($1)`, [HOUSEKEEPING_LOCK]);
@@ -130,4 +139,25 @@ export async function maintainErrorEvents(
   );
   const row = rows[0]!;
   return { created: row.created, dropped: row.dropped, countsDeleted: row.counts_deleted };
+}
+
+/**
+ * Keeps alert_logs' daily partitions from yesterday to a week ahead and drops those wholly
+ * older than `retentionDays`, with the attempts of the deliveries they held.
+ */
+export async function maintainAlertLogs(
+  db: Queryable,
+  options: { retentionDays: number; today?: Date },
+): Promise<{ created: number; dropped: number }> {
+  const { rows } = await db.query<{ created: number; dropped: number }>(
+    `with today as (select (coalesce($1::timestamptz, now()) at time zone 'UTC')::date as d),
+          attempts as (
+            delete from alert_attempts
+            where at < (select d - $3::int from today)::timestamp at time zone 'UTC')
+     select meshhook.ensure_daily_partitions('alert_logs', d - 1, d + $2::int, 'created_at') as created,
+            meshhook.drop_daily_partitions('alert_logs', d - $3::int, 'created_at') as dropped
+     from today`,
+    [options.today ?? null, LOG_PARTITIONS_AHEAD, options.retentionDays],
+  );
+  return rows[0]!;
 }
