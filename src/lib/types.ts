@@ -299,3 +299,151 @@ export interface CapturedErrors {
   at: string;
   project_id: string;
 }
+
+/** Where an alert channel sends: email (SMTP), a signed webhook, Slack, or SMS. */
+export type AlertChannelType = 'email' | 'webhook' | 'slack' | 'sms';
+
+/** The config of each channel type, as answers show it (credentials masked). */
+export type AlertChannelConfig =
+  | { type: 'email'; config: { to: string[] } }
+  | { type: 'webhook'; config: { url: string; secret: string | null } }
+  | { type: 'slack'; config: { webhook_url: string } }
+  | { type: 'sms'; config: { to: string; from: string | null } };
+
+/** One channel of `/api/alerts/channels`, with the outcome of its last delivery. */
+export type AlertChannel = AlertChannelConfig & {
+  id: string;
+  name: string;
+  has_secret: boolean;
+  created_at: string;
+  updated_at: string;
+  last_status: 'sent' | 'failed' | null;
+  last_attempt_at: string | null;
+  last_error: string | null;
+  /** Since when every delivery failed; null while the channel works. */
+  failing_since: string | null;
+};
+
+/** A failure an event rule alerts on. */
+export type AlertEventType =
+  | 'run_failed'
+  | 'step_failed'
+  | 'webhook_rejected'
+  | 'run_timed_out'
+  | 'worker_missing'
+  | 'queue_stalled';
+
+/** What a threshold rule measures over its window. */
+export type ThresholdMetric =
+  'failure_rate' | 'failure_count' | 'consecutive_failures' | 'error_rate';
+
+/** A threshold rule's line: fires while `metric op value` has held for `for`. */
+export interface AlertThreshold {
+  metric: ThresholdMetric;
+  op: '>' | '>=';
+  value: number;
+  window: string;
+  for: string;
+  resolve_value: number;
+  /** error_rate only: which error events count; null counts all. */
+  source: ErrorSource | null;
+  type: string | null;
+  severity: ErrorSeverity | null;
+}
+
+/** How a rule's alerts are grouped and spaced, as duration texts (`30s`, `5m`, `4h`). */
+export interface AlertThrottle {
+  group_wait: string;
+  group_interval: string;
+  repeat_interval: string;
+}
+
+/** Times of the day a rule's alerts are muted, on a time zone's wall clock. */
+export interface AlertQuietHours {
+  start: string;
+  end: string;
+  time_zone: string;
+  /** Weekdays, 0 (Sunday) to 6; null is every day. */
+  days: number[] | null;
+}
+
+/** Where a threshold rule stands; event rules stay `ok`. */
+export type AlertRuleState = 'ok' | 'pending' | 'firing';
+
+/** One rule of `/api/alerts/rules`: events or a threshold, its channels, and its state. */
+export interface AlertRule {
+  id: string;
+  name: string;
+  workflow_id: string | null;
+  kind: 'events' | 'threshold';
+  enabled: boolean;
+  events: AlertEventType[] | null;
+  threshold: AlertThreshold | null;
+  channels: string[];
+  throttle: AlertThrottle;
+  template: string | null;
+  quiet_hours: AlertQuietHours | null;
+  criticality: 'low' | 'normal' | 'critical';
+  state: AlertRuleState;
+  state_since: string | null;
+  last_value: number | null;
+  last_evaluated_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One silence of `/api/alerts/silences`; `active` says whether it mutes alerts now. */
+export interface AlertSilence {
+  id: string;
+  rule_id: string | null;
+  workflow_id: string | null;
+  starts_at: string;
+  ends_at: string;
+  comment: string | null;
+  created_by: string | null;
+  created_at: string;
+  active: boolean;
+}
+
+/** What became of an alert: `suppressed` held for a later message, `muted` by a silence. */
+export type AlertLogStatus = 'pending' | 'sent' | 'failed' | 'suppressed' | 'muted';
+
+/** One try at sending a delivery. */
+export interface AlertAttempt {
+  attempt: number;
+  at: string;
+  outcome: 'sent' | 'failed';
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+}
+
+/** One row of `/api/alerts/log`: a delivery to a channel, or a failure suppressed or muted. */
+export interface AlertLogEntry {
+  id: string;
+  rule_id: string | null;
+  channel_id: string | null;
+  event: string;
+  status: AlertLogStatus;
+  attempts: number;
+  last_error: string | null;
+  permanent: boolean;
+  created_at: string;
+  sent_at: string | null;
+  /** How many failures the message stands for. */
+  covers: number;
+  /** A suppressed row's message, once one covered it. */
+  covered_by: string | null;
+  message_id: string | null;
+  /** Why a muted row was muted: `silence <id> until <time>` or `quiet hours until <time>`. */
+  reason: string | null;
+  workflow_id: string | null;
+  run_id: string | null;
+  attempt_log: AlertAttempt[];
+}
+
+/** One problem of a refused body (422 `details.issues`), at a dotted path. */
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
