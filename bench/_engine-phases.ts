@@ -1,5 +1,6 @@
-// The engine benchmark's machinery, shared by `engine` and `metrics-engine`: a web process and
-// workers on a fresh database, a three-step workflow, and the intake, drain and mixed phases.
+// The engine benchmark's machinery, shared by `engine`, `metrics-engine` and `errors`: a web
+// process and workers on a fresh database, a three-step workflow, and the intake, drain and
+// mixed phases.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type pg from 'pg';
@@ -41,6 +42,14 @@ export interface EngineOptions {
   workers: number;
   /** MESHHOOK_WORKER_CONCURRENCY of each worker. */
   workerConcurrency: string;
+  /**
+   * Every `failEvery`-th webhook of each phase (the first, the (failEvery + 1)-th, …) carries
+   * an item the transform cannot sum, so its run fails at that step (`expression_error`, no
+   * retry); the others succeed as usual. Unset: every run succeeds.
+   */
+  failEvery?: number;
+  /** Variables added to the environment of the web and worker processes. */
+  env?: Record<string, string>;
 }
 
 /** What the three phases measured. */
@@ -54,6 +63,8 @@ export interface EngineFigures {
   latencies: { p50: number; p99: number };
   /** Runs that did not succeed, over both phases. */
   failed: number;
+  /** Runs whose payload was made to fail (failEvery), over both phases; 0 without it. */
+  failing: number;
 }
 
 /**
@@ -82,12 +93,19 @@ export async function runEnginePhases(
       DATABASE_URL: databaseUrl,
       PORT: String(port),
       MESHHOOK_LOG_LEVEL: 'warn',
+      ...options.env,
     };
     children.push(spawnRole('web', env));
     await waitReady(url);
     const hook = await publish(url, key);
+    const push = () =>
+      pushWebhooks(hook, {
+        count: options.runs,
+        concurrency: options.concurrency,
+        failEvery: options.failEvery,
+      });
 
-    const intake = await pushWebhooks(hook, options.runs, options.concurrency);
+    const intake = await push();
     const workerEnv = { ...env, MESHHOOK_WORKER_CONCURRENCY: options.workerConcurrency };
     const drainStart = performance.now();
     for (let i = 0; i < options.workers; i++) children.push(spawnRole('worker', workerEnv));
@@ -95,7 +113,7 @@ export async function runEnginePhases(
     const drainSeconds = (performance.now() - drainStart) / 1000;
 
     const mixedStart = Date.now();
-    const mixed = await pushWebhooks(hook, options.runs, options.concurrency);
+    const mixed = await push();
     await waitAllFinished(pool, options.runs * 2);
     const mixedSeconds = (Date.now() - mixedStart) / 1000;
     const latencies = await completionLatencies(pool, mixed.sentAt);
@@ -110,6 +128,7 @@ export async function runEnginePhases(
       mixedSeconds,
       latencies,
       failed,
+      failing: options.failEvery ? 2 * Math.ceil(options.runs / options.failEvery) : 0,
     };
   } finally {
     await stopChildren(children);
@@ -186,9 +205,9 @@ async function publish(url: string, key: string): Promise<string> {
 
 async function pushWebhooks(
   hook: string,
-  count: number,
-  concurrency: number,
+  options: { count: number; concurrency: number; failEvery: number | undefined },
 ): Promise<{ seconds: number; sentAt: Map<string, number> }> {
+  const { count, concurrency, failEvery } = options;
   const agent = new Agent({ connections: concurrency, pipelining: 1 });
   const sentAt = new Map<string, number>();
   let next = 0;
@@ -202,7 +221,11 @@ async function pushWebhooks(
           method: 'POST',
           dispatcher: agent,
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ id: `order-${n}`, items: [n, 2, 3] }),
+          // sum() refuses a string at run time: the transform fails, the run with it.
+          body: JSON.stringify({
+            id: `order-${n}`,
+            items: [failEvery && n % failEvery === 0 ? 'n/a' : n, 2, 3],
+          }),
         });
         const body = (await response.body.json()) as { run_id?: string };
         if (response.statusCode !== 202 || !body.run_id)

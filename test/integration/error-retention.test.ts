@@ -20,6 +20,38 @@ async function partitions(): Promise<string[]> {
 }
 
 describe('error retention', () => {
+  it('folds the shards of closed buckets into one row, keeping the counts', async () => {
+    const { id: projectId } = await mh.project('folding');
+    await mh.db.pool.query(
+      `insert into meshhook.error_counts
+         (project_id, grain, bucket_start, source, error_type, severity, workflow_id, shard, count)
+       select $1::uuid, 'hour', date_trunc('hour', now() - interval '3 hours'), 'worker', 'http_5xx',
+              'high', null::uuid, s, s
+       from unnest(array[0, 3, 5]) s
+       union all
+       select $1::uuid, 'minute', date_trunc('minute', now()) + interval '1 minute', 'worker',
+              'http_5xx', 'high', null::uuid, s, 1
+       from unnest(array[2, 7]) s`,
+      [projectId],
+    );
+    const swept = await maintainErrorEvents(mh.db.pool, {
+      retentionDays: 30,
+      countsKept: retentionAt(Date.now(), { minuteDays: 2, hourDays: 90 }),
+    });
+    expect(swept.countsFolded).toBeGreaterThanOrEqual(2);
+    const { rows } = await mh.db.pool.query(
+      `select grain, shard, count from meshhook.error_counts where project_id = $1
+       order by grain, shard`,
+      [projectId],
+    );
+    // The closed hour is one row of 0 + 3 + 5; the minute still open keeps its shards.
+    expect(rows).toEqual([
+      { grain: 'hour', shard: 0, count: 8 },
+      { grain: 'minute', shard: 2, count: 1 },
+      { grain: 'minute', shard: 7, count: 1 },
+    ]);
+  });
+
   it('keeps daily partitions ahead, drops old ones and old minute and hour counts', async () => {
     const { id: projectId } = await mh.project('retention');
     const event = (iso: string, message: string) =>

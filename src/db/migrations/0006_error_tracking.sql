@@ -82,6 +82,8 @@ create unique index error_counts_key on error_counts
    source, error_type, severity,
    (coalesce(workflow_id, '00000000-0000-0000-0000-000000000000'::uuid)), shard);
 create index error_counts_range on error_counts (project_id, grain, bucket_start);
+-- One workflow's buckets (its page, ?workflow=) without reading the whole project's.
+create index error_counts_workflow on error_counts (workflow_id, grain, bucket_start);
 
 -- Records captured errors, given as a JSON array of objects with the columns of error_events
 -- (error_id, ts, project_id, source, error_type, severity, message, stack, workflow_id, run_id,
