@@ -262,6 +262,7 @@ export async function startProcess(options: {
       thresholdIntervalMs: config.MESHHOOK_ALERT_THRESHOLD_INTERVAL_MS,
       watchIntervalMs: config.MESHHOOK_ALERT_WATCH_INTERVAL_MS,
       retryBaseMs: config.MESHHOOK_ALERT_RETRY_BASE_MS,
+      leaseMs: config.MESHHOOK_ALERT_LEASE_MS,
       watchLimits: {
         workerMissingAfterMs: config.MESHHOOK_WORKER_MISSING_AFTER_MS,
         queueAgeMs: config.MESHHOOK_QUEUE_AGE_ALERT_MS,

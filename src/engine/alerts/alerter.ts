@@ -29,6 +29,8 @@ export interface AlerterOptions {
   watchLimits?: Partial<WatchLimits>;
   /** First retry delay of a failed delivery (it doubles from there). */
   retryBaseMs?: number;
+  /** How long a claim holds a delivery before another dispatcher may take it over. */
+  leaseMs?: number;
   now?: () => Date;
 }
 
@@ -47,7 +49,7 @@ export const DEFAULT_WATCH_LIMITS: WatchLimits = {
  * decided in the database, so any number of alerters share the work.
  */
 export class Alerter {
-  readonly #o: Required<Omit<AlerterOptions, 'now' | 'watchLimits' | 'retryBaseMs'>> & {
+  readonly #o: Required<Omit<AlerterOptions, 'now' | 'watchLimits' | 'retryBaseMs' | 'leaseMs'>> & {
     watchLimits: WatchLimits;
   };
   readonly #evaluator: AlertEvaluator;
@@ -82,6 +84,7 @@ export class Alerter {
       senders: options.senders,
       log: options.log,
       ...(options.retryBaseMs ? { retryBaseMs: options.retryBaseMs } : {}),
+      ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
     });
   }
 
