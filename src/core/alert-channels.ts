@@ -3,13 +3,11 @@
 // one problem instead of a list of config fields that mean nothing for it.
 
 import { z } from 'zod';
+import { CHANNEL_TYPES, type ChannelType } from './alert-names.ts';
 import { checkFields, isRecord, type FieldProblem } from './field-problems.ts';
 import { err, ok, type Result } from './result.ts';
 
-/** Where alerts go. */
-export const CHANNEL_TYPES = ['email', 'webhook', 'slack', 'sms'] as const;
-/** Where alerts go. */
-export type ChannelType = (typeof CHANNEL_TYPES)[number];
+export { CHANNEL_TYPES, type ChannelType } from './alert-names.ts';
 
 /** Most addresses one email channel sends to. */
 export const MAX_EMAIL_RECIPIENTS = 20;

@@ -2,6 +2,15 @@
 // so the dispatchers and the threshold evaluator read defaults and milliseconds, never raw text.
 
 import { z } from 'zod';
+import {
+  ALERT_EVENT_TYPES,
+  CRITICALITIES,
+  DEFAULT_THROTTLE,
+  TEMPLATE_PLACEHOLDERS,
+  type AlertEventType,
+  type Criticality,
+  type Throttle,
+} from './alert-names.ts';
 import { validateThreshold, type Threshold } from './alert-thresholds.ts';
 import { checkFields, durationField, oneOf, type FieldProblem } from './field-problems.ts';
 import { canonicalTimeZone, parseClock, type QuietHours } from './quiet-hours.ts';
@@ -25,74 +34,20 @@ export {
   type ChannelType,
 } from './alert-channels.ts';
 
-/** Failures an event rule can alert on, one event each. */
-export const ALERT_EVENT_TYPES = [
-  'run_failed',
-  'step_failed',
-  'webhook_rejected',
-  'run_timed_out',
-  'worker_missing',
-  'queue_stalled',
-] as const;
-/** A failure an event rule can alert on. */
-export type AlertEventType = (typeof ALERT_EVENT_TYPES)[number];
-
-/** How much a rule's alerts matter; how it is used (paging, quiet hours) is the dispatcher's call. */
-export const CRITICALITIES = ['low', 'normal', 'critical'] as const;
-/** How much a rule's alerts matter. */
-export type Criticality = (typeof CRITICALITIES)[number];
-
-/** The placeholders a rule's template may use (see renderTemplate in alert-message.ts). */
-export const TEMPLATE_PLACEHOLDERS = [
-  'type',
-  'project.id',
-  'workflow.id',
-  'workflow.slug',
-  'run.id',
-  'run.url',
-  'node_id',
-  'error.type',
-  'error.message',
-  'attempts',
-  'covers',
-  'more',
-  'rule.id',
-  'rule.name',
-  'at',
-  'threshold.metric',
-  'threshold.op',
-  'threshold.value',
-  'threshold.threshold',
-  'threshold.state',
-] as const;
+export {
+  ALERT_EVENT_TYPES,
+  CRITICALITIES,
+  DEFAULT_THROTTLE,
+  TEMPLATE_PLACEHOLDERS,
+  type AlertEventType,
+  type Criticality,
+  type Throttle,
+} from './alert-names.ts';
 
 /** Longest template, in characters. */
 export const MAX_TEMPLATE_LENGTH = 2_000;
 /** Most channels one rule sends to. */
 export const MAX_RULE_CHANNELS = 10;
-
-/** How a rule's alerts are grouped and spaced (Alertmanager's three timers), text and ms. */
-export interface Throttle {
-  /** How long the first failure of a quiet group waits for others to join its message. */
-  group_wait: string;
-  group_wait_ms: number;
-  /** The least time between two messages of one group. */
-  group_interval: string;
-  group_interval_ms: number;
-  /** After how long an unchanged firing threshold alert is sent again. */
-  repeat_interval: string;
-  repeat_interval_ms: number;
-}
-
-/** Alertmanager's defaults: 30s, 5m, 4h. */
-export const DEFAULT_THROTTLE: Throttle = Object.freeze({
-  group_wait: '30s',
-  group_wait_ms: 30_000,
-  group_interval: '5m',
-  group_interval_ms: 300_000,
-  repeat_interval: '4h',
-  repeat_interval_ms: 14_400_000,
-});
 
 /** A validated alert rule, defaults applied. Exactly one of `events` and `threshold` is set. */
 export type AlertRule = {

@@ -4,6 +4,13 @@
 
 import { z } from 'zod';
 import {
+  RATE_METRICS,
+  THRESHOLD_METRICS,
+  THRESHOLD_OPS,
+  type ThresholdMetric,
+  type ThresholdOp,
+} from './alert-names.ts';
+import {
   ERROR_SOURCES,
   ERROR_TYPE_PATTERN,
   SEVERITIES,
@@ -18,27 +25,13 @@ import {
   type FieldProblem,
 } from './field-problems.ts';
 
-/**
- * What a threshold rule measures over its window: `failure_rate` failed runs / finished runs,
- * `failure_count` failed runs, `consecutive_failures` the current streak of failed runs,
- * `error_rate` the share of runs with an error event matching the rule's source/type/severity.
- */
-export const THRESHOLD_METRICS = [
-  'failure_rate',
-  'failure_count',
-  'consecutive_failures',
-  'error_rate',
-] as const;
-/** What a threshold rule measures. */
-export type ThresholdMetric = (typeof THRESHOLD_METRICS)[number];
-
-/** The metrics that are fractions in 0..1; the others are counts. */
-export const RATE_METRICS: readonly ThresholdMetric[] = ['failure_rate', 'error_rate'];
-
-/** How a threshold compares the metric with its value. */
-export const THRESHOLD_OPS = ['>', '>='] as const;
-/** How a threshold compares the metric with its value. */
-export type ThresholdOp = (typeof THRESHOLD_OPS)[number];
+export {
+  RATE_METRICS,
+  THRESHOLD_METRICS,
+  THRESHOLD_OPS,
+  type ThresholdMetric,
+  type ThresholdOp,
+} from './alert-names.ts';
 
 /** A validated threshold: fires while `metric op value` has held for `for`. */
 export interface Threshold {

@@ -1,33 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ALERT_EVENT_TYPES,
-  DEFAULT_THROTTLE as CORE_THROTTLE,
-  TEMPLATE_PLACEHOLDERS as CORE_PLACEHOLDERS,
-  THRESHOLD_METRICS as CORE_METRICS,
-  validateRule,
-} from '../core/alert-rules.ts';
-import { LOG_EVENTS as API_LOG_EVENTS } from '../http/api/alert-log.ts';
-import { LOG_STATUSES as API_LOG_STATUSES } from '../db/queries/alert-log.ts';
+import { validateRule } from '../core/alert-rules.ts';
 import { channelBody, channelDraft, numberField, ruleBody, ruleDraft } from './alerts-forms.ts';
 import {
   channelTarget,
-  DEFAULT_THROTTLE,
   describeThreshold,
   describeTrigger,
-  EVENT_TYPES,
   formatMetricValue,
   formatUntil,
   isCurrentSilence,
-  LOG_EVENTS,
-  LOG_STATUSES,
   logViewParams,
   problemsAt,
   problemsElsewhere,
   problemsOf,
   readLogView,
   readMuteReason,
-  TEMPLATE_PLACEHOLDERS,
-  THRESHOLD_METRICS,
   timeZones,
 } from './alerts.ts';
 import { ApiError } from './api.ts';
@@ -46,22 +32,6 @@ const threshold = (t: Partial<AlertThreshold> = {}): AlertThreshold => ({
   type: null,
   severity: null,
   ...t,
-});
-
-describe('the vocabulary the pages share with the server', () => {
-  // The pages keep their own copies so the browser bundle does not carry the validators.
-  it('lists the same events, metrics, placeholders, throttle and log values', () => {
-    expect(EVENT_TYPES.map((e) => e.value)).toEqual([...ALERT_EVENT_TYPES]);
-    expect(THRESHOLD_METRICS.map((m) => m.value)).toEqual([...CORE_METRICS]);
-    expect([...TEMPLATE_PLACEHOLDERS]).toEqual([...CORE_PLACEHOLDERS]);
-    expect(DEFAULT_THROTTLE).toEqual({
-      group_wait: CORE_THROTTLE.group_wait,
-      group_interval: CORE_THROTTLE.group_interval,
-      repeat_interval: CORE_THROTTLE.repeat_interval,
-    });
-    expect(LOG_EVENTS.map((e) => e.value)).toEqual([...API_LOG_EVENTS]);
-    expect([...LOG_STATUSES]).toEqual([...API_LOG_STATUSES]);
-  });
 });
 
 describe('rules in words', () => {

@@ -1,6 +1,15 @@
 // The Alerts pages' vocabulary: channel types, events and metrics in words, what the log's
 // address keeps, and the API's field problems placed at their fields. No Svelte here, so it is
-// tested on its own.
+// tested on its own. The lists themselves come from src/core/alert-names.ts, the ones the server
+// checks against, without the validators.
+import {
+  ALERT_EVENT_TYPES,
+  CHANNEL_TYPES as CORE_CHANNEL_TYPES,
+  LOG_STATUSES,
+  RATE_METRICS,
+  THRESHOLD_METRICS as CORE_METRICS,
+  type LogEvent,
+} from '../core/alert-names.ts';
 import { ApiError } from './api.ts';
 import type {
   AlertChannel,
@@ -15,88 +24,67 @@ import type {
 } from './types.ts';
 
 /** The channel types, in the order the forms offer them. */
-export const CHANNEL_TYPES: ReadonlyArray<{ value: AlertChannelType; label: string }> = [
-  { value: 'email', label: 'Email' },
-  { value: 'webhook', label: 'Webhook' },
-  { value: 'slack', label: 'Slack' },
-  { value: 'sms', label: 'SMS' },
-];
+export const CHANNEL_TYPES: ReadonlyArray<{ value: AlertChannelType; label: string }> = (() => {
+  const labels: Record<AlertChannelType, string> = {
+    email: 'Email',
+    webhook: 'Webhook',
+    slack: 'Slack',
+    sms: 'SMS',
+  };
+  return CORE_CHANNEL_TYPES.map((value) => ({ value, label: labels[value] }));
+})();
 
-/** The failures an event rule alerts on (src/core/alert-rules.ts), with their words. */
-export const EVENT_TYPES: ReadonlyArray<{ value: AlertEventType; label: string; words: string }> = [
-  { value: 'run_failed', label: 'Run failed', words: 'a run fails' },
-  { value: 'step_failed', label: 'Step failed', words: 'a step fails' },
-  { value: 'webhook_rejected', label: 'Webhook rejected', words: 'a webhook delivery is refused' },
-  { value: 'run_timed_out', label: 'Run timed out', words: 'a run times out' },
-  { value: 'worker_missing', label: 'Worker missing', words: 'a worker stops answering' },
-  { value: 'queue_stalled', label: 'Queue stalled', words: 'the queue stalls' },
-];
+/** The failures an event rule alerts on, with their words. */
+export const EVENT_TYPES: ReadonlyArray<{ value: AlertEventType; label: string; words: string }> =
+  (() => {
+    const words: Record<AlertEventType, { label: string; words: string }> = {
+      run_failed: { label: 'Run failed', words: 'a run fails' },
+      step_failed: { label: 'Step failed', words: 'a step fails' },
+      webhook_rejected: { label: 'Webhook rejected', words: 'a webhook delivery is refused' },
+      run_timed_out: { label: 'Run timed out', words: 'a run times out' },
+      worker_missing: { label: 'Worker missing', words: 'a worker stops answering' },
+      queue_stalled: { label: 'Queue stalled', words: 'the queue stalls' },
+    };
+    return ALERT_EVENT_TYPES.map((value) => ({ value, ...words[value] }));
+  })();
 
-/** What a threshold measures (src/core/alert-thresholds.ts); rates are fractions from 0 to 1. */
+/** What a threshold measures; rates are fractions from 0 to 1. */
 export const THRESHOLD_METRICS: ReadonlyArray<{
   value: ThresholdMetric;
   label: string;
   rate: boolean;
-}> = [
-  { value: 'failure_rate', label: 'Failure rate', rate: true },
-  { value: 'failure_count', label: 'Failed runs', rate: false },
-  { value: 'consecutive_failures', label: 'Failures in a row', rate: false },
-  { value: 'error_rate', label: 'Runs with errors', rate: true },
-];
+}> = (() => {
+  const labels: Record<ThresholdMetric, string> = {
+    failure_rate: 'Failure rate',
+    failure_count: 'Failed runs',
+    consecutive_failures: 'Failures in a row',
+    error_rate: 'Runs with errors',
+  };
+  return CORE_METRICS.map((value) => ({
+    value,
+    label: labels[value],
+    rate: RATE_METRICS.includes(value),
+  }));
+})();
 
-/** How a threshold compares. */
-export const THRESHOLD_OPS = ['>', '>='] as const;
-
-/** The throttle a rule gets when it names none: Alertmanager's 30s, 5m and 4h. */
-export const DEFAULT_THROTTLE = {
-  group_wait: '30s',
-  group_interval: '5m',
-  repeat_interval: '4h',
-} as const;
-
-/** The placeholders a template may use (src/core/alert-rules.ts). */
-export const TEMPLATE_PLACEHOLDERS = [
-  'type',
-  'project.id',
-  'workflow.id',
-  'workflow.slug',
-  'run.id',
-  'run.url',
-  'node_id',
-  'error.type',
-  'error.message',
-  'attempts',
-  'covers',
-  'more',
-  'rule.id',
-  'rule.name',
-  'at',
-  'threshold.metric',
-  'threshold.op',
-  'threshold.value',
-  'threshold.threshold',
-  'threshold.state',
-] as const;
+export { DEFAULT_THROTTLE, TEMPLATE_PLACEHOLDERS, THRESHOLD_OPS } from '../core/alert-names.ts';
+export { LOG_STATUSES };
 
 /** Weekdays as quiet hours number them, 0 (Sunday) to 6. */
 export const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
 
-/** The statuses of the log, in the order the filter lists them. */
-export const LOG_STATUSES: readonly AlertLogStatus[] = [
-  'pending',
-  'sent',
-  'failed',
-  'suppressed',
-  'muted',
-];
-
 /** What a log row can be about: a failure, a threshold's change, or a test message. */
-export const LOG_EVENTS: ReadonlyArray<{ value: string; label: string }> = [
-  ...EVENT_TYPES.map(({ value, label }) => ({ value, label })),
-  { value: 'threshold_firing', label: 'Threshold firing' },
-  { value: 'threshold_resolved', label: 'Threshold resolved' },
-  { value: 'test', label: 'Test message' },
-];
+export const LOG_EVENTS: ReadonlyArray<{ value: string; label: string }> = (() => {
+  const notices: Record<Exclude<LogEvent, AlertEventType>, string> = {
+    threshold_firing: 'Threshold firing',
+    threshold_resolved: 'Threshold resolved',
+    test: 'Test message',
+  };
+  return [
+    ...EVENT_TYPES.map(({ value, label }) => ({ value, label })),
+    ...Object.entries(notices).map(([value, label]) => ({ value, label })),
+  ];
+})();
 
 /** An event's label, or the event itself when it is not known here. */
 export function eventLabel(event: string): string {

@@ -1,3 +1,4 @@
+import type { LogStatus } from '../../core/alert-names.ts';
 import type { Queryable } from '../client.ts';
 import { cursorText, type TimeCursor } from './alert-config.ts';
 
@@ -9,9 +10,7 @@ import { cursorText, type TimeCursor } from './alert-config.ts';
  * withTenant, so RLS keeps each caller to its projects.
  */
 
-/** The statuses the API shows; `sending` (a delivery being sent) reads as `pending`. */
-export const LOG_STATUSES = ['pending', 'sent', 'failed', 'suppressed', 'muted'] as const;
-export type LogStatus = (typeof LOG_STATUSES)[number];
+export { LOG_STATUSES, type LogStatus } from '../../core/alert-names.ts';
 
 /** One try at sending a delivery. */
 export interface AlertAttempt {

@@ -17,7 +17,21 @@ const ms = (n: number) => n / 1000;
 // Each check raises a condition once (an alert_watch row) and puts it in the outbox, and
 // forgets it when it ends, so it can be raised again the next time. Several processes may run
 // the checks at once: the primary key of alert_watch lets one of them raise it.
-const WORKER_MISSING = `
+/**
+ * A check on the step jobs waiting longer than $1 seconds, per project, given the workers seen
+ * within the last $2 seconds: raised while `raiseWhen` holds, cleared once no job waits that
+ * long (or `alsoClearWhen` holds). The two waiting-job checks differ only in these parts, all
+ * of them constants of this file, never input.
+ */
+function waitingJobsCheck(check: {
+  kind: 'worker_missing' | 'queue_stalled';
+  raiseWhen: string;
+  alsoClearWhen?: string;
+  /** A format() string given the number of jobs and the oldest one's run_at. */
+  message: string;
+}): string {
+  const alsoClear = check.alsoClearWhen ? ` or ${check.alsoClearWhen}` : '';
+  return `
   with waiting as (
     select project_id, min(run_at) as oldest, count(*)::int as jobs
     from step_jobs where run_at <= now() - make_interval(secs => $1)
@@ -26,47 +40,39 @@ const WORKER_MISSING = `
     select count(*)::int as live from workers where last_seen_at > now() - make_interval(secs => $2)
   ), cleared as (
     delete from alert_watch a
-    where a.kind = 'worker_missing'
-      and ((select live from seen) > 0 or not exists (select from waiting w where w.project_id = a.project_id))
+    where a.kind = '${check.kind}'
+      and (not exists (select from waiting w where w.project_id = a.project_id)${alsoClear})
   ), raised as (
     insert into alert_watch (project_id, kind)
-    select w.project_id, 'worker_missing' from waiting w, seen where seen.live = 0
+    select w.project_id, '${check.kind}' from waiting w, seen where ${check.raiseWhen}
     on conflict do nothing
     returning project_id
   )
   insert into alert_outbox (project_id, type, details)
-  select r.project_id, 'worker_missing',
-         jsonb_build_object('error', jsonb_build_object('type', 'worker_missing',
-           'message', format('no live worker while %s step jobs wait (the oldest since %s)', w.jobs, w.oldest)),
+  select r.project_id, '${check.kind}',
+         jsonb_build_object('error', jsonb_build_object('type', '${check.kind}',
+           'message', format('${check.message}', w.jobs, w.oldest)),
            'jobs', w.jobs, 'waiting_since', w.oldest)
   from raised r join waiting w using (project_id)
   where meshhook.alerting(r.project_id)
   returning project_id`;
+}
 
-const QUEUE_STALLED = `
-  with waiting as (
-    select project_id, min(run_at) as oldest, count(*)::int as jobs
-    from step_jobs where run_at <= now() - make_interval(secs => $1)
-    group by project_id
-  ), seen as (
-    select count(*)::int as live from workers where last_seen_at > now() - make_interval(secs => $2)
-  ), cleared as (
-    delete from alert_watch a
-    where a.kind = 'queue_stalled' and not exists (select from waiting w where w.project_id = a.project_id)
-  ), raised as (
-    insert into alert_watch (project_id, kind)
-    select w.project_id, 'queue_stalled' from waiting w, seen where seen.live > 0
-    on conflict do nothing
-    returning project_id
-  )
-  insert into alert_outbox (project_id, type, details)
-  select r.project_id, 'queue_stalled',
-         jsonb_build_object('error', jsonb_build_object('type', 'queue_stalled',
-           'message', format('%s step jobs have waited for a worker since %s', w.jobs, w.oldest)),
-           'jobs', w.jobs, 'waiting_since', w.oldest)
-  from raised r join waiting w using (project_id)
-  where meshhook.alerting(r.project_id)
-  returning project_id`;
+// Jobs wait and no worker is live. A live worker ends it even while jobs still wait: from then
+// on they are queue_stalled's.
+const WORKER_MISSING = waitingJobsCheck({
+  kind: 'worker_missing',
+  raiseWhen: 'seen.live = 0',
+  alsoClearWhen: '(select live from seen) > 0',
+  message: 'no live worker while %s step jobs wait (the oldest since %s)',
+});
+
+// Jobs wait although workers are live.
+const QUEUE_STALLED = waitingJobsCheck({
+  kind: 'queue_stalled',
+  raiseWhen: 'seen.live > 0',
+  message: '%s step jobs have waited for a worker since %s',
+});
 
 const RUN_TIMED_OUT = `
   with late as (

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { ALERT_EVENT_TYPES } from '../../core/alert-rules.ts';
+import { LOG_EVENTS } from '../../core/alert-names.ts';
 import { withTenant } from '../../db/client.ts';
 import {
   findAlertLog,
@@ -15,14 +15,6 @@ import { iso } from '../range.ts';
 import { cursor, readQuery, UUID, uuidParam } from '../validate.ts';
 import { isTimeCursor, pageOf, pageQuery } from './alert-input.ts';
 import { filterWorkflow, listParam } from './errors.ts';
-
-/** What a log row can be about: a failure, a threshold's change, or a test message. */
-export const LOG_EVENTS = [
-  ...ALERT_EVENT_TYPES,
-  'threshold_firing',
-  'threshold_resolved',
-  'test',
-] as const;
 
 const uuid = (what: string) => z.string().regex(UUID, `a ${what} id (UUID)`).optional();
 
