@@ -120,13 +120,17 @@ export class AlertEvaluator {
         projectId: rule.projectId,
       })),
     );
+    // Decided on the clock read once the groups are locked: another evaluator that held a lock
+    // first may have sent a message after this pass began, and a decision taken "before" that
+    // send would hold a failure that is due now.
+    const decidedAt = this.#now();
     const changed = new Map<string, StoredGroup>();
     for (const { rule, event } of live) {
       const key = groupId(rule.id, event.workflowId ?? '');
       const group = changed.get(key) ?? groups.get(key)!;
       const decision = decideGroup({
         state: group.state,
-        now,
+        now: latest(decidedAt, group.state.lastSentAt),
         throttle: definitionOf(rule).throttle,
         event: { kind: 'failure' },
       });
@@ -291,6 +295,11 @@ export class AlertEvaluator {
 /** The validated rule a row holds. */
 export function definitionOf(rule: RuleRow): AlertRule {
   return rule.definition as unknown as AlertRule;
+}
+
+/** The later of two instants (a stored one may be missing). */
+function latest(a: Date, b: Date | null): Date {
+  return b && b.getTime() > a.getTime() ? b : a;
 }
 
 function add(total: Evaluated, pass: Evaluated): void {
