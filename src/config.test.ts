@@ -37,6 +37,7 @@ describe('Sentry configuration', () => {
       sampleRate: 1,
       tracesSampleRate: 0,
       browserReportsItself: false,
+      eventsPerIssue: 10,
     });
     expect(settings!.dsn.reveal()).toBe(DSN);
   });
@@ -51,6 +52,7 @@ describe('Sentry configuration', () => {
         SENTRY_SAMPLE_RATE: '0.25',
         SENTRY_TRACES_SAMPLE_RATE: '0.1',
         MESHHOOK_SENTRY_ENABLED: 'on',
+        MESHHOOK_SENTRY_EVENTS_PER_ISSUE: '0',
       }),
     );
     expect(settings).toMatchObject({
@@ -59,6 +61,7 @@ describe('Sentry configuration', () => {
       sampleRate: 0.25,
       tracesSampleRate: 0.1,
       browserReportsItself: true,
+      eventsPerIssue: 0,
     });
   });
 

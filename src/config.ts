@@ -116,6 +116,7 @@ const schema = z.object({
     .default(`meshhook@${packageJson.version}`),
   SENTRY_SAMPLE_RATE: rate().default(1),
   SENTRY_TRACES_SAMPLE_RATE: rate().default(0),
+  MESHHOOK_SENTRY_EVENTS_PER_ISSUE: int(0, 100_000).default(10),
   MESHHOOK_SENTRY_ENABLED: z
     .enum(['on', 'off', 'true', 'false'], { message: 'on, off, true or false' })
     .optional()
@@ -163,6 +164,8 @@ export interface SentrySettings {
   tracesSampleRate: number;
   /** Whether the browser reports its errors to Sentry itself (PUBLIC_SENTRY_DSN is set). */
   browserReportsItself: boolean;
+  /** Events of one issue sent at once, and per minute after that; 0: no limit. */
+  eventsPerIssue: number;
 }
 
 /**
@@ -180,6 +183,7 @@ export function sentrySettings(config: Config): SentrySettings | undefined {
     sampleRate: config.SENTRY_SAMPLE_RATE,
     tracesSampleRate: config.SENTRY_TRACES_SAMPLE_RATE,
     browserReportsItself: browserSentrySettings(config) !== undefined,
+    eventsPerIssue: config.MESHHOOK_SENTRY_EVENTS_PER_ISSUE,
   };
 }
 

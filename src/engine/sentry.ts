@@ -11,6 +11,7 @@
 import * as Sentry from '@sentry/node';
 import type { SentrySettings } from '../config.ts';
 import type { CapturedError } from '../core/error-events.ts';
+import { createIssueThrottle } from '../core/issue-throttle.ts';
 import { createSentryScrubber } from '../core/scrub-sentry-event.ts';
 import { reportsToSentry, sentryEventOf, type SentryStackFrame } from '../core/sentry-event.ts';
 import type { ErrorSink } from './error-capture.ts';
@@ -72,6 +73,9 @@ export function startSentry(settings: SentrySettings): SentryReporter {
           beforeSendSpan: (span) => scrubber.span(span),
         }
       : {}),
+    // Only tracing needs the SDK's module hooks; without it they cost each process some 300 ms
+    // of CPU at start-up, rewriting modules (pg's query among them) as they load.
+    enableRuntimeChannelInjection: tracing,
     defaultIntegrations: false,
     integrations: [
       // Runtime, OS and device: what a reader of a crash needs, nothing about anyone.
@@ -97,10 +101,20 @@ export function startSentry(settings: SentrySettings): SentryReporter {
     beforeBreadcrumb: (breadcrumb) => scrubber.breadcrumb(breadcrumb),
   });
   const parseStack = (stack: string): SentryStackFrame[] => Sentry.defaultStackParser(stack);
+  const throttle = createIssueThrottle({ perMinute: settings.eventsPerIssue });
   const sink: ErrorSink = {
     send(error: CapturedError) {
       if (!reportsToSentry(error, { browserReportsItself: settings.browserReportsItself })) return;
+      // A crash is always sent: the process is about to go.
+      const crash = error.errorType === 'uncaught_exception';
+      const admitted = crash
+        ? { send: true, suppressedBefore: 0 }
+        : throttle.admit(error.fingerprint);
+      if (!admitted.send) return;
       const event = sentryEventOf(error, { parseStack });
+      if (admitted.suppressedBefore > 0) {
+        event.extra = { ...event.extra, meshhook_events_not_sent: admitted.suppressedBefore };
+      }
       Sentry.captureEvent(event, { event_id: event.event_id });
     },
     async flush(timeoutMs: number) {

@@ -117,7 +117,7 @@ export async function maintainLogPartitions(
  * deletes minute and hour error counts past the metric retention (day and all-time counts are
  * kept for good, like the run metrics'). Folding matters for reads: measured on 5 million
  * events over 90 days, a 30-day error-metrics answer summed 174,288 unfolded rows in 267 ms
- * (p95), and 17,347 folded ones in 36 ms.
+ * (p95), and 17,386 folded ones in 22 ms once the fold's dead rows were vacuumed.
  */
 export async function maintainErrorEvents(
   db: Queryable,
