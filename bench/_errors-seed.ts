@@ -17,12 +17,15 @@ const DAY_MS = 86_400_000;
 const CHUNK = 1_000_000;
 
 /** What the seed wrote and how long it took. */
-export interface ErrorSeed {
+export interface ErrorSeed extends CountsShape {
   /** The events happened in the days before this instant. */
   endsAt: Date;
   seedSeconds: number;
   countsSeconds: number;
-  /** error_counts rows by grain, and the sizes with indexes of the two tables. */
+}
+
+/** error_counts rows by grain, the sizes with indexes of the two tables, and the issues. */
+export interface CountsShape {
   grains: Array<{ grain: string; rows: number }>;
   eventsBytes: number;
   countsBytes: number;
@@ -32,9 +35,10 @@ export interface ErrorSeed {
 /**
  * Seeds `events` error events over the `days` days before now for these projects: the kinds by
  * their weights, the projects by their shares, workflows unevenly busy, severities by each
- * kind's shares, uniform in time. Counts are spread over `shards` shards (as transactions on
- * that many connections leave them: the sweep does not fold error_counts). Minute and hour
- * counts are kept only within the default retention (2 and 90 days), as the sweep keeps them.
+ * kind's shares, uniform in time. Counts are spread over `shards` shards, as transactions on
+ * that many connections leave them before the sweep folds the closed buckets' (the benchmark
+ * runs that sweep itself, after measuring the unfolded rows). Minute and hour counts are kept
+ * only within the default retention (2 and 90 days), as the sweep keeps them.
  */
 export async function seedErrors(
   pool: pg.Pool,
@@ -95,25 +99,12 @@ export async function seedErrors(
       await client.query(`vacuum (analyze) meshhook.${table}`);
     const countsSeconds = (performance.now() - countsStarted) / 1000;
 
-    const { rows: grains } = await client.query<{ grain: string; rows: number }>(
-      `select grain, count(*)::float8 as rows from meshhook.error_counts group by grain
-       order by array_position(array['minute', 'hour', 'day', 'all'], grain)`,
-    );
-    const { rows } = await client.query<{ events: number; counts: number; issues: number }>(
-      `select pg_total_relation_size('meshhook.error_counts')::float8 as counts,
-              (select sum(pg_total_relation_size(inhrelid))::float8 from pg_inherits
-               where inhparent = 'meshhook.error_events'::regclass) as events,
-              (select count(*)::int from meshhook.error_issues) as issues`,
-    );
-    const sizes = rows[0]!;
+    const shape = await countsShape(client);
     return {
       endsAt,
       seedSeconds,
       countsSeconds,
-      grains,
-      eventsBytes: sizes.events,
-      countsBytes: sizes.counts,
-      issues: sizes.issues,
+      ...shape,
     };
   } finally {
     client.release();
@@ -295,38 +286,23 @@ const INSERT_RUN_METRICS = `
   from rows
   group by 1, 2`;
 
-/**
- * Folds the shards of every closed day bucket into shard 0, as the sweep folds run_metrics'
- * (compactRunMetrics), then vacuums: what the error-metrics read would sum if the sweep did.
- */
-export async function foldDayShards(
-  pool: pg.Pool,
-): Promise<{ before: number; after: number; seconds: number }> {
-  const started = performance.now();
-  const count = async () =>
-    (
-      await pool.query<{ n: number }>(
-        `select count(*)::int as n from meshhook.error_counts where grain = 'day'`,
-      )
-    ).rows[0]!.n;
-  const before = await count();
-  await pool.query(
-    `with moved as (
-       delete from meshhook.error_counts c
-       where c.grain = 'day' and c.shard <> 0 and c.bucket_start + interval '1 day' < now()
-       returning c.*
-     )
-     insert into meshhook.error_counts as c
-       (project_id, grain, bucket_start, source, error_type, severity, workflow_id, shard, count)
-     select project_id, grain, bucket_start, source, error_type, severity, workflow_id, 0, sum(count)
-     from moved
-     group by 1, 2, 3, 4, 5, 6, 7
-     order by 1, 2, 3, 4, 5, 6, 7
-     on conflict ((coalesce(project_id, '00000000-0000-0000-0000-000000000000'::uuid)), grain,
-                  bucket_start, source, error_type, severity,
-                  (coalesce(workflow_id, '00000000-0000-0000-0000-000000000000'::uuid)), shard)
-     do update set count = c.count + excluded.count`,
+/** What error_counts and error_events hold now: rows by grain and sizes with indexes. */
+export async function countsShape(db: pg.Pool | pg.PoolClient): Promise<CountsShape> {
+  const { rows: grains } = await db.query<{ grain: string; rows: number }>(
+    `select grain, count(*)::float8 as rows from meshhook.error_counts group by grain
+     order by array_position(array['minute', 'hour', 'day', 'all'], grain)`,
   );
-  await pool.query(`vacuum (analyze) meshhook.error_counts`);
-  return { before, after: await count(), seconds: (performance.now() - started) / 1000 };
+  const { rows } = await db.query<{ events: number; counts: number; issues: number }>(
+    `select pg_total_relation_size('meshhook.error_counts')::float8 as counts,
+            (select coalesce(sum(pg_total_relation_size(inhrelid)), 0)::float8 from pg_inherits
+             where inhparent = 'meshhook.error_events'::regclass) as events,
+            (select count(*)::int from meshhook.error_issues) as issues`,
+  );
+  const sizes = rows[0]!;
+  return {
+    grains,
+    eventsBytes: sizes.events,
+    countsBytes: sizes.counts,
+    issues: sizes.issues,
+  };
 }

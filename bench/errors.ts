@@ -1,18 +1,22 @@
 // Error tracking: how fast errors are captured (ErrorCapture into record_errors, next to a plain
 // insert of the same rows), how fast the error metrics answer over millions of events (GET
-// /api/error-metrics through a web process, next to the same totals from the raw events), and
-// what capturing step failures costs the engine (capture off and on, one run in ten failing).
+// /api/error-metrics through a web process, next to the same totals from the raw events, before
+// and after the hourly sweep folds the counts' shards), and what capturing step failures costs
+// the engine (capture off and on, one run in ten failing).
 //
 //   npm run bench -- errors                                  (all three parts, 5,000,000 events)
 //   npm run bench -- errors --part capture --capture-events 20000 --capture-rounds 3
 //   npm run bench -- errors --part query --events 500000 --calls 50 --explain
-//   npm run bench -- errors --part query --no-what-if   (without the folded-shards what-if)
 //   npm run bench -- errors --part engine --rounds 3 --engine-runs 2000
 import type { ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import type pg from 'pg';
+import { loadConfig } from '../src/config.ts';
+import { retentionAt } from '../src/core/metric-range.ts';
 import { createPool, withTransaction, type Claims } from '../src/db/client.ts';
 import { freePort } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
+import { maintainErrorEvents } from '../src/db/queries/housekeeping.ts';
 import { createApiKey } from '../src/db/queries/projects.ts';
 import { benchDatabase } from './_database.ts';
 import { spawnRole, stopChildren, waitReady } from './_engine-phases.ts';
@@ -20,7 +24,7 @@ import { measureCapture } from './_errors-capture.ts';
 import { measureCaptureCost } from './_errors-engine.ts';
 import { createFixture, ERROR_KINDS } from './_errors-fixture.ts';
 import { askErrorQuestion, type ErrorQuestion } from './_errors-query.ts';
-import { foldDayShards, seedErrors } from './_errors-seed.ts';
+import { countsShape, seedErrors, type CountsShape } from './_errors-seed.ts';
 import { ApiClient } from './_metrics-queries.ts';
 
 const PARTS = ['capture', 'query', 'engine'] as const;
@@ -42,11 +46,9 @@ export async function main(args: string[]): Promise<void> {
       'raw-calls': { type: 'string' },
       warmup: { type: 'string', default: '5' },
       explain: { type: 'boolean', default: false },
-      'what-if': { type: 'boolean', default: true },
       rounds: { type: 'string', default: '3' },
       'engine-runs': { type: 'string', default: process.env.BENCH_RUNS ?? '2000' },
     },
-    allowNegative: true,
   });
   const parts = values.part ?? [...PARTS];
   const unknown = parts.filter((p) => !(PARTS as readonly string[]).includes(p));
@@ -74,7 +76,6 @@ export async function main(args: string[]): Promise<void> {
       rawCalls: Number(values['raw-calls'] ?? calls),
       warmup: Number(values.warmup),
       explain: values.explain,
-      whatIf: values['what-if'],
       out,
     });
     out('');
@@ -93,7 +94,10 @@ export async function main(args: string[]): Promise<void> {
   }
 }
 
-/** Seeds the events, starts a web process and asks the error-metrics questions; false when counts differ. */
+/**
+ * Seeds the events, starts a web process and asks the error-metrics questions before the sweep,
+ * then runs the sweep's maintainErrorEvents and asks them again; false when counts differ.
+ */
 async function measureQuery(options: {
   events: number;
   days: number;
@@ -102,7 +106,6 @@ async function measureQuery(options: {
   rawCalls: number;
   warmup: number;
   explain: boolean;
-  whatIf: boolean;
   out: (line: string) => void;
 }): Promise<boolean> {
   const { out } = options;
@@ -121,9 +124,7 @@ async function measureQuery(options: {
     out(
       `  seeded in ${seed.seedSeconds.toFixed(0)} s (${(options.events / seed.seedSeconds).toFixed(0)} events/s, ${seed.issues} issues); error_counts built from the events in ${seed.countsSeconds.toFixed(0)} s with the run metrics and vacuum`,
     );
-    out(
-      `  error_counts rows: ${seed.grains.map((g) => `${g.grain} ${g.rows.toLocaleString('en')}`).join(', ')} (${mib(seed.countsBytes)} with indexes); error_events ${mib(seed.eventsBytes)} with indexes`,
-    );
+    out(`  ${describeShape(seed)}`);
 
     const project = projects[0]!;
     const busiest = project.workflows[0]!;
@@ -183,28 +184,27 @@ async function measureQuery(options: {
       }
       return equal;
     };
+    out('');
+    out(
+      `before the sweep: error_counts as the writers leave them, every bucket in up to ${options.shards} shards`,
+    );
     let equal = await ask(questions, options.rawCalls, options.explain);
 
-    if (options.whatIf) {
-      out('');
-      out(
-        `what if the sweep folded the shards of past day buckets into shard 0, as it does run_metrics' (folded here by this benchmark, as such a sweep would; the raw path is not timed again):`,
-      );
-      const folded = await foldDayShards(pool);
-      out(
-        `  ${folded.before.toLocaleString('en')} day rows folded to ${folded.after.toLocaleString('en')} (today's bucket, still open, left in its shards) in ${folded.seconds.toFixed(0)} s, with vacuum`,
-      );
-      equal = (await ask(questions, 0, options.explain)) && equal;
-      out('');
-      out(
-        'what if, on top of that, error_counts had an index on (workflow_id, grain, bucket_start) for the workflow filter:',
-      );
-      await pool.query(
-        `create index bench_error_counts_workflow on meshhook.error_counts (workflow_id, grain, bucket_start)`,
-      );
-      await pool.query(`analyze meshhook.error_counts`);
-      equal = (await ask(questions.slice(2), 0, options.explain)) && equal;
-    }
+    out('');
+    await sweepErrorCounts(pool, out);
+    out('');
+    out('after the sweep, right away (its deleted rows still in the table and its indexes):');
+    equal = (await ask(questions, 0, false)) && equal;
+
+    out('');
+    const autovacuum = (await pool.query<{ autovacuum: string }>(`show autovacuum`)).rows[0]!;
+    const vacuumStarted = performance.now();
+    await pool.query(`vacuum (analyze) meshhook.error_counts`);
+    out(
+      `after the sweep and the vacuum (analyze) of error_counts that autovacuum runs once that many rows are deleted (run here by the benchmark, in ${((performance.now() - vacuumStarted) / 1000).toFixed(0)} s; this server's autovacuum is ${autovacuum.autovacuum}); the raw path is not timed again, only compared:`,
+    );
+    out(`  ${describeShape(await countsShape(pool))}`);
+    equal = (await ask(questions, 0, options.explain)) && equal;
     await api.close();
     return equal;
   } finally {
@@ -212,6 +212,41 @@ async function measureQuery(options: {
     await pool.end();
     await database.drop();
   }
+}
+
+/**
+ * Runs maintainErrorEvents as a worker's hourly sweep does (sweepExpired): on one connection,
+ * with the configuration's default retention, the product's SQL and nothing of the benchmark's.
+ */
+async function sweepErrorCounts(pool: pg.Pool, out: (line: string) => void): Promise<void> {
+  const config = loadConfig({});
+  const retentionDays = config.MESHHOOK_ERROR_RETENTION_DAYS;
+  const metrics = {
+    minuteDays: config.MESHHOOK_METRICS_MINUTE_RETENTION_DAYS,
+    hourDays: config.MESHHOOK_METRICS_HOUR_RETENTION_DAYS,
+  };
+  const client = await pool.connect();
+  try {
+    const started = performance.now();
+    const swept = await maintainErrorEvents(client, {
+      retentionDays,
+      countsKept: retentionAt(Date.now(), metrics),
+    });
+    const seconds = (performance.now() - started) / 1000;
+    out(
+      `the hourly sweep: maintainErrorEvents (src/db/queries/housekeeping.ts) on one connection, as sweepExpired calls it, with the default retention (events ${retentionDays} days, minute counts ${metrics.minuteDays}, hour counts ${metrics.hourDays}):`,
+    );
+    out(
+      `  ${seconds.toFixed(0)} s: ${swept.countsFolded.toLocaleString('en')} shard rows of closed buckets folded into shard 0, ${swept.countsDeleted.toLocaleString('en')} minute and hour rows past retention deleted, ${swept.dropped} error_events partitions past ${retentionDays} days dropped, ${swept.created} created ahead`,
+    );
+    out(`  ${describeShape(await countsShape(client))}`);
+  } finally {
+    client.release();
+  }
+}
+
+function describeShape(shape: CountsShape): string {
+  return `error_counts rows: ${shape.grains.map((g) => `${g.grain} ${g.rows.toLocaleString('en')}`).join(', ')} (${mib(shape.countsBytes)} with indexes); error_events ${mib(shape.eventsBytes)} with indexes`;
 }
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
