@@ -52,6 +52,28 @@ describe('error retention', () => {
     ]);
   });
 
+  it('vacuums error_counts itself after a large fold', async () => {
+    const { id: projectId } = await mh.project('large fold');
+    await mh.db.pool.query(
+      `insert into meshhook.error_counts
+         (project_id, grain, bucket_start, source, error_type, severity, workflow_id, shard, count)
+       select $1::uuid, 'hour', date_trunc('hour', now()) - make_interval(hours => h), 'worker',
+              'http_5xx', 'high', null::uuid, s, 1
+       from generate_series(2, 1001) h, generate_series(1, 11) s`,
+      [projectId],
+    );
+    const swept = await maintainErrorEvents(mh.db.pool, {
+      retentionDays: 30,
+      countsKept: retentionAt(Date.now(), { minuteDays: 2, hourDays: 90 }),
+    });
+    expect(swept.countsFolded).toBeGreaterThanOrEqual(11_000);
+    const { rows } = await mh.db.pool.query(
+      `select last_vacuum is not null as vacuumed from pg_stat_user_tables
+       where schemaname = 'meshhook' and relname = 'error_counts'`,
+    );
+    expect(rows).toEqual([{ vacuumed: true }]);
+  });
+
   it('keeps daily partitions ahead, drops old ones and old minute and hour counts', async () => {
     const { id: projectId } = await mh.project('retention');
     const event = (iso: string, message: string) =>

@@ -27,6 +27,9 @@ export interface Swept {
   metricRowsDeleted: number;
 }
 
+/** Rows folded at once past which the sweep vacuums error_counts itself. */
+const LARGE_FOLD = 10_000;
+
 /** Days of run-log partitions kept ready ahead of today (UTC). */
 const LOG_PARTITIONS_AHEAD = 7;
 
@@ -144,6 +147,11 @@ export async function maintainErrorEvents(
      )
      select count(*)::int as n from moved`,
   );
+  // A large fold (the first after an upgrade, or after a flood) leaves as many dead rows as it
+  // moved, which reads scan until a vacuum: measured on 5 million events, a 30-day answer took
+  // 121 ms right after folding and 22 ms once vacuumed. Autovacuum gets there in time where it
+  // is on; this does not wait for it. (The sweep runs outside a transaction, as vacuum needs.)
+  if (folded.rows[0]!.n >= LARGE_FOLD) await db.query(`vacuum (analyze) error_counts`);
   const { rows } = await db.query<{ created: number; dropped: number; counts_deleted: number }>(
     `with today as (select (coalesce($1::timestamptz, now()) at time zone 'UTC')::date as d),
           deleted as (
