@@ -3,15 +3,15 @@
 // in the web and worker processes) and on, alternating (off, on, on, off, …) on a fresh database
 // each round, so neither side gets the warmer machine throughout.
 import type pg from 'pg';
-import { createPool } from '../src/db/client.ts';
-import { migrate } from '../src/db/migrate.ts';
-import { benchDatabase } from './_database.ts';
 import { runEnginePhases, type EngineFigures } from './_engine-phases.ts';
-import { median } from './_errors-capture.ts';
+import {
+  alternateRounds,
+  describeFigures,
+  ENGINE_LOAD,
+  ENGINE_LOAD_WORDS,
+  printPhaseRatios,
+} from './_engine-rounds.ts';
 
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
-const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
-const WORKER_CONCURRENCY = process.env.BENCH_WORKER_CONCURRENCY ?? '32';
 /** One webhook in FAIL_EVERY makes its run fail. */
 const FAIL_EVERY = 10;
 /** The target: throughput with capture on at least this share of it with capture off. */
@@ -43,55 +43,30 @@ export async function measureCaptureCost(options: {
 }): Promise<{ drainRatio: number; mixedRatio: number; ok: boolean }> {
   const { out, runs } = options;
   out(
-    `engine with error capture off and on: ${runs} webhooks per phase, 3-step workflow, 1 run in ${FAIL_EVERY} failing at its transform (expression_error, no retry), ${WORKERS} workers × ${WORKER_CONCURRENCY}, HTTP concurrency ${CONCURRENCY}, ${options.rounds} rounds each, alternating off on on off …, a fresh database each`,
+    `engine with error capture off and on: ${runs} webhooks per phase, 3-step workflow, 1 run in ${FAIL_EVERY} failing at its transform (expression_error, no retry), ${ENGINE_LOAD_WORDS}, ${options.rounds} rounds each, alternating off on on off …, a fresh database each`,
   );
-  const rounds: Round[] = [];
-  let server = '';
-  for (let i = 0; i < options.rounds * 2; i++) {
-    // Off, on, on, off, off, on, …: each pair starts with the side the last one ended with,
-    // so a machine that speeds up or slows down over the run favours neither side.
-    const capture = i % 4 === 1 || i % 4 === 2;
-    const database = await benchDatabase();
-    server = database.server;
-    try {
-      const pool = createPool({ connectionString: database.url, max: CONCURRENCY });
-      try {
-        await migrate(pool);
-        const figures = await runEnginePhases(pool, database.url, {
-          runs,
-          concurrency: CONCURRENCY,
-          workers: WORKERS,
-          workerConcurrency: WORKER_CONCURRENCY,
-          failEvery: FAIL_EVERY,
-          env: { MESHHOOK_ERROR_CAPTURE: capture ? 'on' : 'off' },
-        });
-        const round = { capture, figures, stored: await storedErrors(pool) };
-        rounds.push(round);
-        out(`  round ${i + 1}  ${describeRound(round, runs)}`);
-      } finally {
-        await pool.end();
-      }
-    } finally {
-      await database.drop();
-    }
-  }
-  out(`  database: ${server}`);
-
-  const side = (capture: boolean) => rounds.filter((r) => r.capture === capture);
-  const drain = (r: Round) => runs / r.figures.drainSeconds;
-  const mixed = (r: Round) => runs / r.figures.mixedSeconds;
-  const drainOff = median(side(false).map(drain));
-  const drainOn = median(side(true).map(drain));
-  const mixedOff = median(side(false).map(mixed));
-  const mixedOn = median(side(true).map(mixed));
-  const verdict = (ratio: number) =>
-    `${ratio.toFixed(3)}  target ≥ ${TARGET}: ${ratio >= TARGET ? 'met' : 'MISSED'}`;
-  out(
-    `  median drain runs/s   off ${drainOff.toFixed(0).padStart(5)}   on ${drainOn.toFixed(0).padStart(5)}   on/off ${verdict(drainOn / drainOff)}`,
-  );
-  out(
-    `  median mixed runs/s   off ${mixedOff.toFixed(0).padStart(5)}   on ${mixedOn.toFixed(0).padStart(5)}   on/off ${verdict(mixedOn / mixedOff)}`,
-  );
+  const rounds = await alternateRounds({
+    rounds: options.rounds,
+    order: 'off-on-on-off',
+    round: async (capture, pool, url): Promise<Round> => {
+      const figures = await runEnginePhases(pool, url, {
+        runs,
+        ...ENGINE_LOAD,
+        failEvery: FAIL_EVERY,
+        env: { MESHHOOK_ERROR_CAPTURE: capture ? 'on' : 'off' },
+      });
+      return { capture, figures, stored: await storedErrors(pool) };
+    },
+    describe: (round) => describeRound(round, runs),
+    out,
+  });
+  const { drainRatio, mixedRatio } = printPhaseRatios({
+    rounds,
+    isOn: (r) => r.capture,
+    runs,
+    target: TARGET,
+    out,
+  });
 
   // Every failing run failed, and nothing else did; with capture on each failed run left
   // exactly one event and there are no others; with it off, none.
@@ -109,7 +84,7 @@ export async function measureCaptureCost(options: {
   out(
     `  rounds whose failures or error events were wrong: ${wrong.length} of ${rounds.length} (each round: ${rounds[0]?.figures.failing ?? 0} runs meant to fail; with capture on, one event per failed run (worker, expression_error, high, node shape) and no other; off, none)`,
   );
-  return { drainRatio: drainOn / drainOff, mixedRatio: mixedOn / mixedOff, ok: wrong.length === 0 };
+  return { drainRatio, mixedRatio, ok: wrong.length === 0 };
 }
 
 async function storedErrors(pool: pg.Pool): Promise<Stored> {
@@ -134,9 +109,7 @@ async function storedErrors(pool: pg.Pool): Promise<Stored> {
 function describeRound(round: Round, runs: number): string {
   const { figures, stored } = round;
   return (
-    `capture ${round.capture ? 'on ' : 'off'}   drain ${(runs / figures.drainSeconds).toFixed(0).padStart(5)} runs/s` +
-    `   mixed ${(runs / figures.mixedSeconds).toFixed(0).padStart(5)} runs/s` +
-    `   mixed p50 / p99 ${figures.latencies.p50.toFixed(0)} / ${figures.latencies.p99.toFixed(0)} ms` +
+    `capture ${round.capture ? 'on ' : 'off'}   ${describeFigures(figures, runs)}` +
     `   ${stored.failedRuns} runs failed, ${stored.events} error events`
   );
 }

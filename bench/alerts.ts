@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { measureCapacity } from './_alerts-capacity.ts';
 import { measureLatency } from './_alerts-latency.ts';
 import { measureThrottling } from './_alerts-throttle.ts';
+import { selectParts } from './_parts.ts';
 
 const PARTS = ['latency', 'throttle', 'capacity'] as const;
 
@@ -34,10 +35,7 @@ export async function main(args: string[]): Promise<void> {
       'spread-channels': { type: 'string', default: '32' },
     },
   });
-  const parts = values.part ?? [...PARTS];
-  const unknown = parts.filter((p) => !(PARTS as readonly string[]).includes(p));
-  if (unknown.length > 0)
-    throw new Error(`--part is one of ${PARTS.join(', ')}, not ${unknown[0]}`);
+  const parts = selectParts(PARTS, values.part);
   const out = console.log;
   let ok = true;
 

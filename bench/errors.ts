@@ -13,19 +13,18 @@ import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import { loadConfig } from '../src/config.ts';
 import { retentionAt } from '../src/core/metric-range.ts';
-import { createPool, withTransaction, type Claims } from '../src/db/client.ts';
-import { freePort } from '../src/db/embedded.ts';
+import { createPool } from '../src/db/client.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { maintainErrorEvents } from '../src/db/queries/housekeeping.ts';
-import { createApiKey } from '../src/db/queries/projects.ts';
 import { benchDatabase } from './_database.ts';
-import { spawnRole, stopChildren, waitReady } from './_engine-phases.ts';
+import { stopChildren } from './_engine-phases.ts';
 import { measureCapture } from './_errors-capture.ts';
 import { measureCaptureCost } from './_errors-engine.ts';
 import { createFixture, ERROR_KINDS } from './_errors-fixture.ts';
 import { askErrorQuestion, type ErrorQuestion } from './_errors-query.ts';
 import { countsShape, seedErrors, type CountsShape } from './_errors-seed.ts';
-import { ApiClient } from './_metrics-queries.ts';
+import { selectParts } from './_parts.ts';
+import { startViewerApi } from './_viewer-api.ts';
 
 const PARTS = ['capture', 'query', 'engine'] as const;
 /** p95 of the 30-day error metrics through HTTP, ms. */
@@ -50,10 +49,7 @@ export async function main(args: string[]): Promise<void> {
       'engine-runs': { type: 'string', default: process.env.BENCH_RUNS ?? '2000' },
     },
   });
-  const parts = values.part ?? [...PARTS];
-  const unknown = parts.filter((p) => !(PARTS as readonly string[]).includes(p));
-  if (unknown.length > 0)
-    throw new Error(`--part is one of ${PARTS.join(', ')}, not ${unknown[0]}`);
+  const parts = selectParts(PARTS, values.part);
   const out = console.log;
   let ok = true;
 
@@ -128,26 +124,12 @@ async function measureQuery(options: {
 
     const project = projects[0]!;
     const busiest = project.workflows[0]!;
-    const { key, claims } = await withTransaction(pool, async (db) => {
-      const created = await createApiKey(db, {
-        projectId: project.id,
-        name: 'errors bench',
-        role: 'viewer',
-      });
-      return { key: created.key, claims: { key_id: created.id, role: created.role } as Claims };
+    const { api, claims } = await startViewerApi(pool, {
+      projectId: project.id,
+      name: 'errors bench',
+      databaseUrl: database.url,
+      children,
     });
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    children.push(
-      spawnRole('web', {
-        ...process.env,
-        DATABASE_URL: database.url,
-        PORT: String(port),
-        MESHHOOK_LOG_LEVEL: 'warn',
-      }),
-    );
-    await waitReady(base);
-    const api = new ApiClient(base, key);
     out(
       `  asked of project ${project.name} with a viewer API key; raw path: one group by over error_events (UTC day, source, type, severity) under withTenant with the key's claims (role meshhook_app, RLS); ${options.calls} calls per rollup path and ${options.rawCalls} per raw path after ${options.warmup} warm-up calls`,
     );

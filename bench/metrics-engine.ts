@@ -7,14 +7,15 @@
 //   npm run bench -- metrics-engine --rounds 4 --engine-runs 3000
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
-import { createPool } from '../src/db/client.ts';
-import { migrate } from '../src/db/migrate.ts';
-import { benchDatabase } from './_database.ts';
 import { runEnginePhases, type EngineFigures } from './_engine-phases.ts';
+import {
+  alternateRounds,
+  describeFigures,
+  ENGINE_LOAD,
+  ENGINE_LOAD_WORDS,
+  printPhaseRatios,
+} from './_engine-rounds.ts';
 
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
-const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
-const WORKER_CONCURRENCY = process.env.BENCH_WORKER_CONCURRENCY ?? '32';
 /** The target: throughput with metrics on at least this share of it with them off. */
 const TARGET = 0.95;
 
@@ -50,52 +51,29 @@ export async function measureMetricsCost(options: {
 }): Promise<{ drainRatio: number; mixedRatio: number }> {
   const { out, runs } = options;
   out(
-    `engine with metrics off and on: ${runs} webhooks per phase, 3-step workflow, ${WORKERS} workers × ${WORKER_CONCURRENCY}, HTTP concurrency ${CONCURRENCY}, ${options.rounds} rounds each, alternating, a fresh database each`,
+    `engine with metrics off and on: ${runs} webhooks per phase, 3-step workflow, ${ENGINE_LOAD_WORDS}, ${options.rounds} rounds each, alternating, a fresh database each`,
   );
-  const rounds: Round[] = [];
-  let server = '';
-  for (let i = 0; i < options.rounds * 2; i++) {
-    const metrics = i % 2 === 1;
-    const database = await benchDatabase();
-    server = database.server;
-    try {
-      const pool = createPool({ connectionString: database.url, max: CONCURRENCY });
-      try {
-        await migrate(pool);
-        if (!metrics) await setCounting(pool, false);
-        const figures = await runEnginePhases(pool, database.url, {
-          runs,
-          concurrency: CONCURRENCY,
-          workers: WORKERS,
-          workerConcurrency: WORKER_CONCURRENCY,
-        });
-        const round = { metrics, figures, counted: await countedRuns(pool) };
-        rounds.push(round);
-        out(`  round ${i + 1}  ${describeRound(round, runs)}`);
-      } finally {
-        await pool.end();
-      }
-    } finally {
-      await database.drop();
-    }
-  }
-  out(`  database: ${server}`);
-
-  const side = (metrics: boolean) => rounds.filter((r) => r.metrics === metrics);
-  const drain = (r: Round) => runs / r.figures.drainSeconds;
-  const mixed = (r: Round) => runs / r.figures.mixedSeconds;
-  const drainOff = median(side(false).map(drain));
-  const drainOn = median(side(true).map(drain));
-  const mixedOff = median(side(false).map(mixed));
-  const mixedOn = median(side(true).map(mixed));
-  const verdict = (ratio: number) =>
-    `${ratio.toFixed(3)}  target ≥ ${TARGET}: ${ratio >= TARGET ? 'met' : 'MISSED'}`;
-  out(
-    `  median drain runs/s   off ${drainOff.toFixed(0).padStart(5)}   on ${drainOn.toFixed(0).padStart(5)}   on/off ${verdict(drainOn / drainOff)}`,
-  );
-  out(
-    `  median mixed runs/s   off ${mixedOff.toFixed(0).padStart(5)}   on ${mixedOn.toFixed(0).padStart(5)}   on/off ${verdict(mixedOn / mixedOff)}`,
-  );
+  const rounds = await alternateRounds({
+    rounds: options.rounds,
+    order: 'off-on',
+    round: async (metrics, pool, url): Promise<Round> => {
+      if (!metrics) await setCounting(pool, false);
+      const figures = await runEnginePhases(pool, url, {
+        runs,
+        ...ENGINE_LOAD,
+      });
+      return { metrics, figures, counted: await countedRuns(pool) };
+    },
+    describe: (round) => describeRound(round, runs),
+    out,
+  });
+  const { drainRatio, mixedRatio } = printPhaseRatios({
+    rounds,
+    isOn: (r) => r.metrics,
+    runs,
+    target: TARGET,
+    out,
+  });
 
   // With metrics on every run and step is counted once; with them off, none.
   const wrong = rounds.filter((r) =>
@@ -108,7 +86,7 @@ export async function measureMetricsCost(options: {
     `  runs not succeeded: ${failed}; rounds whose counts were wrong: ${wrong.length} of ${rounds.length}`,
   );
   if (failed > 0 || wrong.length > 0) process.exitCode = 1;
-  return { drainRatio: drainOn / drainOff, mixedRatio: mixedOn / mixedOff };
+  return { drainRatio, mixedRatio };
 }
 
 /**
@@ -150,15 +128,7 @@ async function countedRuns(pool: pg.Pool): Promise<{ runs: number; steps: number
 function describeRound(round: Round, runs: number): string {
   const { figures } = round;
   return (
-    `metrics ${round.metrics ? 'on ' : 'off'}   drain ${(runs / figures.drainSeconds).toFixed(0).padStart(5)} runs/s` +
-    `   mixed ${(runs / figures.mixedSeconds).toFixed(0).padStart(5)} runs/s` +
-    `   mixed p50 / p99 ${figures.latencies.p50.toFixed(0)} / ${figures.latencies.p99.toFixed(0)} ms` +
+    `metrics ${round.metrics ? 'on ' : 'off'}   ${describeFigures(figures, runs)}` +
     `   counted ${round.counted.runs} runs, ${round.counted.steps} steps`
   );
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }

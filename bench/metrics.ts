@@ -10,11 +10,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
-import { createPool, withTransaction, type Claims } from '../src/db/client.ts';
-import { freePort } from '../src/db/embedded.ts';
+import { createPool, type Claims } from '../src/db/client.ts';
 import { migrate } from '../src/db/migrate.ts';
-import { createApiKey } from '../src/db/queries/projects.ts';
-import { spawnRole, stopChildren, waitReady } from './_engine-phases.ts';
+import { stopChildren } from './_engine-phases.ts';
 import {
   openMetricsDatabase,
   recordSeed,
@@ -22,7 +20,6 @@ import {
   type SeedRecord,
 } from './_metrics-database.ts';
 import {
-  ApiClient,
   compareAnswers,
   parseBuckets,
   parseSummary,
@@ -34,8 +31,10 @@ import {
   rollupSummary,
   timeCalls,
   type Answer,
+  type ApiClient,
 } from './_metrics-queries.ts';
 import { buildRollups, checkRollups, describeTables, seedRuns } from './_metrics-seed.ts';
+import { startViewerApi } from './_viewer-api.ts';
 import { ENGINE_OPTIONS, measureMetricsCost } from './metrics-engine.ts';
 
 const WORKFLOWS = 200;
@@ -101,27 +100,13 @@ export async function main(args: string[]): Promise<void> {
     );
 
     // The API key the questions are asked with, and the web process that answers them.
-    const { key, claims } = await withTransaction(pool, async (db) => {
-      await db.query(`delete from meshhook.api_keys where name = 'metrics bench'`);
-      const created = await createApiKey(db, {
-        projectId: seed.projectId,
-        name: 'metrics bench',
-        role: 'viewer',
-      });
-      return { key: created.key, claims: { key_id: created.id, role: created.role } as Claims };
+    const { api, claims } = await startViewerApi(pool, {
+      projectId: seed.projectId,
+      name: 'metrics bench',
+      replace: true,
+      databaseUrl: database.url,
+      children,
     });
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    children.push(
-      spawnRole('web', {
-        ...process.env,
-        DATABASE_URL: database.url,
-        PORT: String(port),
-        MESHHOOK_LOG_LEVEL: 'warn',
-      }),
-    );
-    await waitReady(base);
-    const api = new ApiClient(base, key);
     const busiest = await busiestWorkflow(pool);
     const to = seed.endsAt.getTime();
     const ask = { calls, rawCalls, warmup, pool, api, claims, projectId: seed.projectId, out };

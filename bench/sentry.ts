@@ -24,13 +24,16 @@ import {
   waitReady,
   type EngineFigures,
 } from './_engine-phases.ts';
+import {
+  alternateRounds,
+  ENGINE_LOAD,
+  ENGINE_LOAD_WORDS,
+  printPhaseRatios,
+} from './_engine-rounds.ts';
 import { median } from './_errors-capture.ts';
 import { SentryReceiver, type SentryReceipt } from './_sentry-receiver.ts';
 import type { SinkCost } from './_sentry-sink.ts';
 
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
-const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
-const WORKER_CONCURRENCY = process.env.BENCH_WORKER_CONCURRENCY ?? '32';
 /** One webhook in FAIL_EVERY makes its run fail. */
 const FAIL_EVERY = 10;
 /** The target: throughput with Sentry on at least this share of it with Sentry off. */
@@ -81,11 +84,10 @@ export async function main(args: string[]): Promise<void> {
   ) as { version: string };
 
   const receiver = await SentryReceiver.start();
-  const rounds: Round[] = [];
-  let server = '';
+  let rounds: Round[];
   try {
     out(
-      `engine with Sentry off and on: ${runs} webhooks per phase, 3-step workflow, 1 run in ${FAIL_EVERY} failing at its transform (expression_error, no retry), error capture on, ${WORKERS} workers × ${WORKER_CONCURRENCY}, HTTP concurrency ${CONCURRENCY}; on: SENTRY_DSN=${receiver.dsn()} (@sentry/node ${sdk.version}, a loopback receiver answering 200), off: SENTRY_DSN unset; ${roundsEach} rounds each, off on on off …, a fresh database each`,
+      `engine with Sentry off and on: ${runs} webhooks per phase, 3-step workflow, 1 run in ${FAIL_EVERY} failing at its transform (expression_error, no retry), error capture on, ${ENGINE_LOAD_WORDS}; on: SENTRY_DSN=${receiver.dsn()} (@sentry/node ${sdk.version}, a loopback receiver answering 200), off: SENTRY_DSN unset; ${roundsEach} rounds each, off on on off …, a fresh database each`,
     );
     const startup = await measureStartup(receiver, roundsEach);
     out(
@@ -95,20 +97,17 @@ export async function main(args: string[]): Promise<void> {
     out(
       `  the sink alone (bench/_sentry-sink.ts, a process of its own, ${SINK_EVENTS} failed-step errors one every ${SINK_GAP_MS} ms): startSentry ${sink.startMs.toFixed(0)} ms CPU; per event sentryEventOf ${sink.eventOfMs.toFixed(3)} ms, sink.send and the SDK's sending ${sink.sendMs.toFixed(2)} ms CPU; the receiver got ${sink.received} events`,
     );
-    for (let i = 0; i < roundsEach * 2; i++) {
-      // Off, on, on, off, off, on, …: each pair starts with the side the last one ended with,
-      // so a machine that speeds up or slows down over the run favours neither side.
-      const sentry = i % 4 === 1 || i % 4 === 2;
-      const round = await runRound(receiver, { sentry, runs });
-      server = round.server;
-      rounds.push(round);
-      out(`  round ${i + 1}  ${describeRound(round, runs)}`);
-      for (const reason of round.wrong) out(`    WRONG: ${reason}`);
-    }
+    rounds = await alternateRounds({
+      rounds: roundsEach,
+      order: 'off-on-on-off',
+      round: (sentry, pool, url) => runRound(receiver, pool, url, { sentry, runs }),
+      describe: (round) =>
+        describeRound(round, runs) + round.wrong.map((reason) => `\n    WRONG: ${reason}`).join(''),
+      out,
+    });
   } finally {
     await receiver.close();
   }
-  out(`  database: ${server}`);
 
   const { met, wrong } = summarize(rounds, runs, out);
   if (!met) out('  target MISSED (see above)');
@@ -125,20 +124,7 @@ function summarize(
   out: (line: string) => void,
 ): { met: boolean; wrong: number } {
   const side = (sentry: boolean) => rounds.filter((r) => r.sentry === sentry);
-  const phases = [
-    { name: 'drain', rate: (r: Round) => runs / r.figures.drainSeconds },
-    { name: 'mixed', rate: (r: Round) => runs / r.figures.mixedSeconds },
-  ];
-  let met = true;
-  for (const phase of phases) {
-    const off = median(side(false).map(phase.rate));
-    const on = median(side(true).map(phase.rate));
-    const ratio = on / off;
-    met &&= ratio >= TARGET;
-    out(
-      `  median ${phase.name} runs/s   off ${off.toFixed(0).padStart(5)}   on ${on.toFixed(0).padStart(5)}   on/off ${ratio.toFixed(3)}  target ≥ ${TARGET}: ${ratio >= TARGET ? 'met' : 'MISSED'}`,
-    );
-  }
+  const { met } = printPhaseRatios({ rounds, isOn: (r) => r.sentry, runs, target: TARGET, out });
   // Where the difference lies: the drain's start-up (every process loads the SDK when it
   // starts, and the drain phase starts the workers), its steady rate, and the CPU of it all.
   const startOff = median(side(false).map((r) => r.drain.firstAfterSeconds));
@@ -163,43 +149,31 @@ function summarize(
 /** One round on a fresh database: the engine's phases, then the checks and the drain's shape. */
 async function runRound(
   receiver: SentryReceiver,
+  pool: pg.Pool,
+  url: string,
   options: { sentry: boolean; runs: number },
-): Promise<Round & { server: string }> {
+): Promise<Round> {
   const { sentry, runs } = options;
-  const database = await benchDatabase();
-  try {
-    const pool = createPool({ connectionString: database.url, max: CONCURRENCY });
-    try {
-      await migrate(pool);
-      receiver.collect(); // nothing may be left over, but a stray request is not this round's
-      const cpuBefore = childrenCpuSeconds();
-      const figures = await runEnginePhases(pool, database.url, {
-        runs,
-        concurrency: CONCURRENCY,
-        workers: WORKERS,
-        workerConcurrency: WORKER_CONCURRENCY,
-        failEvery: FAIL_EVERY,
-        env: {
-          MESHHOOK_ERROR_CAPTURE: 'on',
-          ...(sentry
-            ? { SENTRY_DSN: receiver.dsn(), MESHHOOK_SENTRY_EVENTS_PER_ISSUE: eventsPerIssue }
-            : {}),
-        },
-      });
-      // The processes have exited, flushing the SDK first: whatever they sent has arrived.
-      const cpuSeconds = childrenCpuSeconds() - cpuBefore;
-      return {
-        ...(await checkRound(pool, { sentry, figures, received: receiver.collect() })),
-        cpuSeconds,
-        drain: await drainShape(pool, runs, figures),
-        server: database.server,
-      };
-    } finally {
-      await pool.end();
-    }
-  } finally {
-    await database.drop();
-  }
+  receiver.collect(); // nothing may be left over, but a stray request is not this round's
+  const cpuBefore = childrenCpuSeconds();
+  const figures = await runEnginePhases(pool, url, {
+    runs,
+    ...ENGINE_LOAD,
+    failEvery: FAIL_EVERY,
+    env: {
+      MESHHOOK_ERROR_CAPTURE: 'on',
+      ...(sentry
+        ? { SENTRY_DSN: receiver.dsn(), MESHHOOK_SENTRY_EVENTS_PER_ISSUE: eventsPerIssue }
+        : {}),
+    },
+  });
+  // The processes have exited, flushing the SDK first: whatever they sent has arrived.
+  const cpuSeconds = childrenCpuSeconds() - cpuBefore;
+  return {
+    ...(await checkRound(pool, { sentry, figures, received: receiver.collect() })),
+    cpuSeconds,
+    drain: await drainShape(pool, runs, figures),
+  };
 }
 
 /**
