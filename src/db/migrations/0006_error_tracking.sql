@@ -251,6 +251,11 @@ begin
 end
 $$;
 
+-- Run logs' daily partitions (migration 0004) have the same names and column: the two
+-- functions above keep them from now on, in place of the two made for them alone.
+drop function meshhook.ensure_run_log_partitions(date, date);
+drop function meshhook.drop_run_log_partitions(date);
+
 select meshhook.ensure_daily_partitions('error_events',
   (now() at time zone 'UTC')::date - 1, (now() at time zone 'UTC')::date + 7);
 

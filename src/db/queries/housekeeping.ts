@@ -106,8 +106,8 @@ export async function maintainLogPartitions(
 ): Promise<{ created: number; dropped: number }> {
   const { rows } = await db.query<{ created: number; dropped: number }>(
     `with today as (select (coalesce($1::timestamptz, now()) at time zone 'UTC')::date as d)
-     select meshhook.ensure_run_log_partitions(d - 1, d + $2::int) as created,
-            meshhook.drop_run_log_partitions(d - $3::int) as dropped
+     select meshhook.ensure_daily_partitions('run_logs', d - 1, d + $2::int) as created,
+            meshhook.drop_daily_partitions('run_logs', d - $3::int) as dropped
      from today`,
     [options.today ?? null, LOG_PARTITIONS_AHEAD, options.retentionDays],
   );
